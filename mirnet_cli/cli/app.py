@@ -1,0 +1,44 @@
+"""The ``mirnet`` Typer application.
+
+Each command lives in its own module under ``mirnet_cli.cli.commands`` and is registered here.
+Command modules import torch and friends *inside* the command function, so ``mirnet --help``
+stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from .._version import __version__
+from .commands import models as models_cmd
+
+app = typer.Typer(
+    name="mirnet",
+    help="Restore photos with MIRNet / MIRNet-v2: denoise, enhance, super-resolve, dual-pixel deblur.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"mirnet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Restore photos with MIRNet / MIRNet-v2."""
+
+
+app.command("models")(models_cmd.models)
+app.command("download")(models_cmd.download)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,196 @@
+"""MIRNet-v2 (TPAMI 2022): "Learning Enriched Features for Fast Image Restoration and Enhancement".
+
+Zamir, Arora, Khan, Hayat, Khan, Yang, Shao. https://arxiv.org/abs/2205.01649 ·
+reference code: github.com/swz30/MIRNetv2 (basicsr/models/archs/mirnet_v2_arch.py, commit 9014049).
+
+Written from the paper and ``shared/docs/architecture-facts.md`` §2: key names and shapes equal the authors', so
+their ``{'params': …}`` checkpoints load with ``strict=True``. As in the reference, ``n_RRG``, ``height``,
+``width`` and ``scale`` are accepted but ignored: there are always 4 RRGs (RCB groups 1, 2, 4, 4), 3 scales, two
+fusion passes per MRB and no upsampler.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .common import SKFF
+
+
+def _lrelu() -> nn.Module:
+    return nn.LeakyReLU(0.2)
+
+
+class ContextBlock(nn.Module):
+    """Global context (GCNet): attention-pooled context, transformed, broadcast-added.
+
+    .. math::
+        c = \\sum_{p} \\mathrm{softmax}_p(W_m x)_p\\, x_p,\\qquad y = x + W_2\\,\\mathrm{lrelu}(W_1 c)
+    """
+
+    def __init__(self, n_feat: int, bias: bool = False):
+        super().__init__()
+        self.conv_mask = nn.Conv2d(n_feat, 1, kernel_size=1, bias=bias)
+        self.softmax = nn.Softmax(dim=2)
+        self.channel_add_conv = nn.Sequential(
+            nn.Conv2d(n_feat, n_feat, kernel_size=1, bias=bias),
+            _lrelu(),
+            nn.Conv2d(n_feat, n_feat, kernel_size=1, bias=bias),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        mask = self.softmax(self.conv_mask(x).view(b, 1, h * w))  # [B,1,HW]
+        context = torch.matmul(x.view(b, 1, c, h * w), mask.unsqueeze(3)).view(b, c, 1, 1)
+        return x + self.channel_add_conv(context)
+
+
+class RCB(nn.Module):
+    """Residual Contextual Block: grouped conv, LReLU, grouped conv, context block, LReLU, plus the input."""
+
+    def __init__(self, n_feat: int, bias: bool = False, groups: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(n_feat, n_feat, 3, stride=1, padding=1, bias=bias, groups=groups),
+            _lrelu(),
+            nn.Conv2d(n_feat, n_feat, 3, stride=1, padding=1, bias=bias, groups=groups),
+        )
+        self.act = _lrelu()
+        self.gcnet = ContextBlock(n_feat, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.gcnet(self.body(x))) + x
+
+
+class _Down(nn.Module):
+    """AvgPool 2×2 (ceil mode) then a bias-free 1×1 conv C → int(C·f). Keys: ``bot.1.weight``."""
+
+    def __init__(self, in_channels: int, chan_factor: float):
+        super().__init__()
+        self.bot = nn.Sequential(
+            nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False),
+            nn.Conv2d(in_channels, int(in_channels * chan_factor), 1, stride=1, padding=0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bot(x)
+
+
+class _Up(nn.Module):
+    """A bias-free 1×1 conv C → int(C // f) *first*, then bilinear ×2. Keys: ``bot.0.weight``."""
+
+    def __init__(self, in_channels: int, chan_factor: float):
+        super().__init__()
+        self.bot = nn.Sequential(
+            nn.Conv2d(in_channels, int(in_channels // chan_factor), 1, stride=1, padding=0, bias=False),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bot(x)
+
+
+class _Resample(nn.Module):
+    """One resampling step by 2 under ``body.0`` (the reference's DownSample/UpSample with scale 2)."""
+
+    def __init__(self, step: nn.Module):
+        super().__init__()
+        self.body = nn.Sequential(step)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class MRB(nn.Module):
+    """Multi-scale Residual Block: three scales (C, C·f, C·f²), two rounds of RCB + SKFF exchange.
+
+    Each RCB and SKFF is applied twice with the same weights, as in the reference.
+    """
+
+    def __init__(self, n_feat: int, chan_factor: float, bias: bool, groups: int):
+        super().__init__()
+        c0, c1, c2 = (int(n_feat * chan_factor**i) for i in range(3))
+        self.dau_top = RCB(c0, bias=bias, groups=groups)
+        self.dau_mid = RCB(c1, bias=bias, groups=groups)
+        self.dau_bot = RCB(c2, bias=bias, groups=groups)
+        self.down2 = _Resample(_Down(c0, chan_factor))
+        self.down4 = nn.Sequential(_Resample(_Down(c0, chan_factor)), _Resample(_Down(c1, chan_factor)))
+        self.up21_1 = _Resample(_Up(c1, chan_factor))
+        self.up21_2 = _Resample(_Up(c1, chan_factor))
+        self.up32_1 = _Resample(_Up(c2, chan_factor))
+        self.up32_2 = _Resample(_Up(c2, chan_factor))
+        self.conv_out = nn.Conv2d(n_feat, n_feat, kernel_size=1, padding=0, bias=bias)
+        self.skff_top = SKFF(c0, 2, act=_lrelu())
+        self.skff_mid = SKFF(c1, 2, act=_lrelu())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, mid, bot = x, self.down2(x), self.down4(x)
+        top, mid, bot = self.dau_top(top), self.dau_mid(mid), self.dau_bot(bot)
+        mid = self.skff_mid([mid, self.up32_1(bot)])
+        top = self.skff_top([top, self.up21_1(mid)])
+        top, mid, bot = self.dau_top(top), self.dau_mid(mid), self.dau_bot(bot)
+        mid = self.skff_mid([mid, self.up32_2(bot)])
+        top = self.skff_top([top, self.up21_2(mid)])
+        return self.conv_out(top) + x
+
+
+class RRG(nn.Module):
+    """Recursive Residual Group: ``n_MRB`` MRBs and a 3×3 conv, plus the group input."""
+
+    def __init__(self, n_feat: int, n_MRB: int, chan_factor: float, bias: bool, groups: int):
+        super().__init__()
+        blocks: list[nn.Module] = [MRB(n_feat, chan_factor, bias, groups) for _ in range(n_MRB)]
+        blocks.append(nn.Conv2d(n_feat, n_feat, kernel_size=3, stride=1, padding=1, bias=bias))
+        self.body = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + x
+
+
+class MIRNetV2(nn.Module):
+    """MIRNet-v2.
+
+    * default: ``out = conv_out(body(f)) + x`` with ``f = conv_in(x)`` (image-space global residual);
+    * ``task='defocus_deblurring'`` (6 input channels, left view first): ``out = conv_out(body(f) + f)``
+      (feature-space residual; the input is not added).
+
+    Input: RGB in [0,1] (or L‖R for dual pixel), H and W multiples of 4. Output: [B,out_channels,H,W], unclamped.
+    """
+
+    architecture = "mirnet_v2"
+    size_multiple = 4
+
+    def __init__(
+        self,
+        inp_channels: int = 3,
+        out_channels: int = 3,
+        n_feat: int = 80,
+        chan_factor: float = 1.5,
+        n_RRG: int = 4,
+        n_MRB: int = 2,
+        height: int = 3,
+        width: int = 2,
+        scale: int = 1,
+        bias: bool = False,
+        task: str | None = None,
+    ):
+        super().__init__()
+        self.config = dict(
+            inp_channels=inp_channels, out_channels=out_channels, n_feat=n_feat, chan_factor=chan_factor,
+            n_RRG=n_RRG, n_MRB=n_MRB, height=height, width=width, scale=scale, bias=bias, task=task,
+        )
+        self.in_channels, self.out_channels = inp_channels, out_channels
+        self.task = task
+        self.feature_residual = task == "defocus_deblurring"
+        if not self.feature_residual and inp_channels != out_channels:
+            raise ValueError("MIRNet-v2 adds its input to the output unless task='defocus_deblurring'")
+        self.conv_in = nn.Conv2d(inp_channels, n_feat, kernel_size=3, padding=1, bias=bias)
+        self.body = nn.Sequential(*[RRG(n_feat, n_MRB, chan_factor, bias, groups=g) for g in (1, 2, 4, 4)])
+        self.conv_out = nn.Conv2d(n_feat, out_channels, kernel_size=3, padding=1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.conv_in(x)
+        deep = self.body(f)
+        if self.feature_residual:
+            return self.conv_out(deep + f)
+        return self.conv_out(deep) + x
