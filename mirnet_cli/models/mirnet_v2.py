@@ -184,6 +184,12 @@ class MIRNetV2(nn.Module):
         self.feature_residual = task == "defocus_deblurring"
         if not self.feature_residual and inp_channels != out_channels:
             raise ValueError("MIRNet-v2 adds its input to the output unless task='defocus_deblurring'")
+        widths = [int(n_feat * chan_factor**i) for i in range(3)]
+        if any(c % 4 for c in widths):
+            raise ValueError(
+                f"n_feat={n_feat}, chan_factor={chan_factor} gives scale widths {widths}; the grouped convs "
+                "(groups 1, 2, 4, 4) need every width to be a multiple of 4 (with chan_factor 1.5: n_feat a multiple of 16, e.g. 16, 32, 48, 64, 80)"
+            )
         self.conv_in = nn.Conv2d(inp_channels, n_feat, kernel_size=3, padding=1, bias=bias)
         self.body = nn.Sequential(*[RRG(n_feat, n_MRB, chan_factor, bias, groups=g) for g in (1, 2, 4, 4)])
         self.conv_out = nn.Conv2d(n_feat, out_channels, kernel_size=3, padding=1, bias=bias)
