@@ -10,7 +10,12 @@ from __future__ import annotations
 import typer
 
 from .._version import __version__
+from .commands import deblur as deblur_cmd
+from .commands import denoise as denoise_cmd
+from .commands import enhance as enhance_cmd
 from .commands import models as models_cmd
+from .commands import restore as restore_cmd
+from .commands import super_resolve as super_resolve_cmd
 
 app = typer.Typer(
     name="mirnet",
@@ -36,6 +41,11 @@ def _root(
     """Restore photos with MIRNet / MIRNet-v2."""
 
 
+app.command("denoise")(denoise_cmd.denoise)
+app.command("enhance")(enhance_cmd.enhance)
+app.command("super-resolve")(super_resolve_cmd.super_resolve)
+app.command("deblur")(deblur_cmd.deblur)
+app.command("restore")(restore_cmd.restore)
 app.command("models")(models_cmd.models)
 app.command("download")(models_cmd.download)
 

@@ -323,10 +323,17 @@ def load_model(source: str | Path, device: str | torch.device = "cpu") -> nn.Mod
     hint = None
     local = Path(str(source)).expanduser()
     if not local.exists():
-        from .sources import resolve  # network / cache / registry; kept out of the local-path fast path
+        # registry / cache / network; imported here so the local-path path stays light
+        from .registry import load_registry
+        from .sources import fetch
 
-        local, hint = resolve(str(source))
+        entry = load_registry().get(str(source))
+        if entry is not None:
+            hint = {"architecture": entry.architecture, "config": entry.config}
+        local = fetch(entry if entry is not None else str(source))
     model = load_checkpoint_path(local, config_hint=hint)
+    if hint is not None:
+        model.registry_name = str(source)
     return model.to(device)
 
 

@@ -1,0 +1,361 @@
+"""Speed benchmark: latency, throughput, memory and FLOPs of a model at fixed input sizes.
+
+Per size ``s`` (input ``[1, C, s, s]`` on the device, in the compute dtype):
+
+* ``warmup`` untimed forward passes (cuDNN autotuning, allocator warm-up), then ``repeats`` timed ones.
+  On CUDA each pass is timed with CUDA events between ``torch.cuda.synchronize()`` calls; on the CPU with
+  ``time.perf_counter``. The median is reported (robust to stragglers), plus min and mean.
+* throughput ``MP/s = s² / 10⁶ / median``;
+* peak memory: CUDA ``max_memory_allocated`` during one pass (and the increase over what was allocated
+  before it); CPU: peak resident set size sampled every few ms during one pass (and its increase);
+* FLOPs of one forward pass from ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add counts 2),
+  and the achieved ``GFLOP/s = FLOPs / median``;
+* parameters: unique tensors only (``model.parameters()`` de-duplicates shared weights, e.g. MIRNet v1's
+  shared DAU columns and PReLU).
+
+``large_mp`` adds one end-to-end run of a synthetic photo of that many megapixels (4:3) through the
+:class:`~mirnet_cli.engine.inference.InferenceEngine` (padding, tiling, transfers included).
+
+``reference=True`` times spandrel_extra_arches' ``MIRNet2`` (an independent copy of the authors' MIRNet-v2)
+with the same weights on the same inputs, when that package is installed.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["count_flops", "count_parameters", "load_reference_model", "run_speed", "time_forward"]
+
+_MIB = 1024.0 * 1024.0
+
+
+def count_parameters(model: Any) -> int:
+    """Number of unique parameter elements (shared tensors counted once)."""
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def count_flops(model: Any, x: Any) -> int | None:
+    """FLOPs of ``model(x)`` counted by ``FlopCounterMode`` (convolutions/matmuls; a MAC = 2 FLOPs)."""
+    import torch
+
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:  # pragma: no cover - torch < 2.1
+        return None
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return int(counter.get_total_flops())
+
+
+class _RssSampler:
+    """Samples this process's resident set size in a background thread (CPU peak memory of one pass)."""
+
+    def __init__(self, interval: float = 0.002):
+        import psutil
+
+        self._proc = psutil.Process()
+        self.interval = interval
+        self.start_rss = 0
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, self._proc.memory_info().rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> _RssSampler:
+        self.start_rss = self.peak_rss = self._proc.memory_info().rss
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.peak_rss = max(self.peak_rss, self._proc.memory_info().rss)
+
+
+def _measure_memory(fn: Callable[[], Any], device: Any) -> dict[str, float]:
+    """Peak memory of one call of ``fn``: ``peak_memory_mib`` and ``memory_increase_mib``."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device)
+        return {
+            "peak_memory_mib": peak / _MIB,
+            "memory_increase_mib": (peak - before) / _MIB,
+            "memory_kind": "cuda_allocated",
+        }
+    with _RssSampler() as sampler:
+        fn()
+    return {
+        "peak_memory_mib": sampler.peak_rss / _MIB,
+        "memory_increase_mib": (sampler.peak_rss - sampler.start_rss) / _MIB,
+        "memory_kind": "process_rss",
+    }
+
+
+def time_forward(fn: Callable[[], Any], device: Any, repeats: int, warmup: int) -> list[float]:
+    """Seconds per call of ``fn`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    times: list[float] = []
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        for _ in range(repeats):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(device)
+            times.append(start.elapsed_time(end) / 1000.0)
+        return times
+    for _ in range(repeats):
+        if device.type == "mps":
+            torch.mps.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "mps":
+            torch.mps.synchronize()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def load_reference_model(model: Any) -> tuple[Any | None, str]:
+    """spandrel's MIRNet2 with ``model``'s weights, or ``(None, reason)``.
+
+    Needs ``spandrel`` and ``spandrel_extra_arches`` (``pip install spandrel spandrel_extra_arches``); only
+    MIRNet-v2 exists there (no package implements MIRNet v1).
+    """
+    if getattr(model, "architecture", None) != "mirnet_v2":
+        return None, "the reference implementation (spandrel_extra_arches MIRNet2) only exists for MIRNet-v2"
+    try:
+        import spandrel
+        import spandrel_extra_arches
+    except ImportError:
+        return None, (
+            "spandrel_extra_arches is not installed (pip install spandrel spandrel_extra_arches); "
+            "skipping the reference timing"
+        )
+    try:
+        spandrel_extra_arches.install()
+    except Exception:  # already installed into the registry (install() refuses duplicates)
+        pass
+    try:
+        descriptor = spandrel.ModelLoader().load_from_state_dict(model.state_dict())
+    except Exception as exc:  # unsupported config etc.
+        return (
+            None,
+            f"spandrel could not load these weights: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        )
+    version = getattr(spandrel_extra_arches, "__version__", "?")
+    return descriptor.model.eval(), f"spandrel_extra_arches {version} MIRNet2"
+
+
+def _resolve(device: str, precision: str, model: Any) -> tuple[Any, Any]:
+    from ..engine.device import resolve_device, resolve_precision
+
+    dev = resolve_device(device)
+    facts = getattr(model, "facts", None)
+    dtype = resolve_precision(precision, dev, supports_half=getattr(facts, "supports_fp16", True))
+    return dev, dtype
+
+
+def _bench_size(
+    model: Any, size: int, channels: int, dev: Any, dtype: Any, repeats: int, warmup: int, flops: bool
+) -> dict[str, Any]:
+    import torch
+
+    gen = torch.Generator().manual_seed(size)
+    x = torch.rand(1, channels, size, size, generator=gen).to(dev, dtype)
+
+    def forward() -> Any:
+        with torch.inference_mode():
+            return model(x)
+
+    times = time_forward(forward, dev, repeats, warmup)
+    median = statistics.median(times)
+    row: dict[str, Any] = {
+        "height": size,
+        "width": size,
+        "repeats": repeats,
+        "warmup": warmup,
+        "median_s": median,
+        "min_s": min(times),
+        "mean_s": statistics.fmean(times),
+        "megapixels_per_s": size * size / 1e6 / median if median > 0 else math.inf,
+    }
+    row.update(_measure_memory(forward, dev))
+    if flops:
+        n = count_flops(model, x)
+        row["gflops"] = None if n is None else n / 1e9
+        row["achieved_gflops_per_s"] = None if n is None or median <= 0 else n / 1e9 / median
+    return row
+
+
+def run_speed(
+    model: Any,
+    *,
+    sizes: Sequence[int] = (256, 512, 1024),
+    repeats: int = 10,
+    warmup: int = 2,
+    device: str = "auto",
+    precision: str = "auto",
+    large_mp: float = 12.0,
+    tile: Any = "auto",
+    tile_overlap: int = 32,
+    reference: bool = False,
+    model_name: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Time ``model`` at each size and (optionally) one large photo through the engine.
+
+    Args:
+        model: an ``nn.Module`` taking ``[1, C, H, W]``; sizes must be multiples of its ``size_multiple``.
+        sizes: square input sizes.
+        repeats, warmup: timed and untimed passes per size (``repeats`` ≥ 1).
+        device, precision: as for the inference engine (``auto`` = CUDA/MPS/CPU; fp16 on CUDA, else fp32).
+        large_mp: megapixels of the synthetic photo run end to end through the engine; 0 skips it.
+        tile, tile_overlap: engine tiling for the large photo.
+        reference: also time spandrel_extra_arches' MIRNet2 with the same weights (MIRNet-v2 only).
+        log: receives one-line progress notes.
+
+    Returns:
+        ``{"model", "architecture", "device", "precision", "parameters", "sizes": [...], "large": {...}|None,
+        "reference": {...}|None}`` (see the module docstring for the per-size fields).
+    """
+    import torch
+
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    say = log if (log is not None and progress) else (lambda _msg: None)
+    dev, dtype = _resolve(device, precision, model)
+    multiple = int(getattr(model, "size_multiple", 4))
+    for s in sizes:
+        if s < multiple or s % multiple:
+            from ..errors import MirnetError
+
+            raise MirnetError(f"--sizes: {s} is not a positive multiple of {multiple}")
+    channels = int(
+        getattr(model, "in_channels", None) or (getattr(model, "config", {}) or {}).get("inp_channels", 3)
+    )
+    model = model.to(dev, dtype).eval()
+
+    result: dict[str, Any] = {
+        "model": model_name
+        or getattr(model, "source", None)
+        or getattr(model, "architecture", type(model).__name__),
+        "architecture": getattr(model, "architecture", None),
+        "device": str(dev),
+        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+        "precision": str(dtype).replace("torch.", ""),
+        "torch": torch.__version__,
+        "parameters": count_parameters(model),
+        "input_channels": channels,
+        "sizes": [],
+        "large": None,
+        "reference": None,
+    }
+    for s in sizes:
+        say(f"timing {s}x{s} ...")
+        result["sizes"].append(_bench_size(model, s, channels, dev, dtype, repeats, warmup, flops=True))
+
+    # The engine (large photo) and any later quality run expect the float32 model; it was cast in place.
+    model.float()
+    if large_mp and large_mp > 0:
+        result["large"] = _bench_large(
+            model, large_mp, channels, device, precision, tile, tile_overlap, dev, say
+        )
+
+    if reference:
+        ref_model, message = load_reference_model(model)
+        if ref_model is None:
+            result["reference"] = {"available": False, "message": message}
+            say(f"reference: {message}")
+        else:
+            ref_model = ref_model.to(dev, dtype).eval()
+            model.to(dtype)
+            rows = []
+            for ours in result["sizes"]:
+                s = ours["height"]
+                say(f"timing reference {s}x{s} ...")
+                ref = _bench_size(ref_model, s, channels, dev, dtype, repeats, warmup, flops=False)
+                rows.append(
+                    {
+                        "height": s,
+                        "width": s,
+                        "median_s": ref["median_s"],
+                        "megapixels_per_s": ref["megapixels_per_s"],
+                        "peak_memory_mib": ref.get("peak_memory_mib"),
+                        # > 1 means ours is slower than the reference, < 1 faster.
+                        "ratio": ours["median_s"] / ref["median_s"] if ref["median_s"] > 0 else math.inf,
+                    }
+                )
+            result["reference"] = {"available": True, "implementation": message, "sizes": rows}
+            model.float()
+    return result
+
+
+def _bench_large(
+    model: Any,
+    large_mp: float,
+    channels: int,
+    device: str,
+    precision: str,
+    tile: Any,
+    tile_overlap: int,
+    dev: Any,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    import torch
+
+    from .quality import make_engine
+
+    height = max(4, int(round(math.sqrt(large_mp * 1e6 * 3 / 4))))
+    width = max(4, int(round(height * 4 / 3)))
+    say(f"running a {width}x{height} ({width * height / 1e6:.1f} MP) synthetic photo through the engine ...")
+    # A smooth gradient plus noise: content does not change the cost, but keeps values photo-like.
+    gen = torch.Generator().manual_seed(0)
+    yy = torch.linspace(0, 1, height).view(1, 1, height, 1)
+    xx = torch.linspace(0, 1, width).view(1, 1, 1, width)
+    x = (0.5 * yy + 0.3 * xx).expand(1, channels, height, width) + 0.05 * torch.randn(
+        1, channels, height, width, generator=gen
+    )
+    x = x.clamp(0, 1).contiguous()
+    engine = make_engine(model, device=device, precision=precision, tile=tile, tile_overlap=tile_overlap)
+    holder: dict[str, float] = {}
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        engine.run(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        holder["seconds"] = time.perf_counter() - t0
+
+    mem = _measure_memory(run, dev)
+    return {
+        "height": height,
+        "width": width,
+        "megapixels": height * width / 1e6,
+        "seconds": holder["seconds"],
+        "megapixels_per_s": height * width / 1e6 / holder["seconds"],
+        "tile": tile,
+        "tile_overlap": tile_overlap,
+        **mem,
+    }

@@ -1,0 +1,272 @@
+"""``mirnet benchmark``: score a model on a test set (PSNR/SSIM as the authors did) and/or time it.
+
+Heavy imports (torch, numpy, the benchmark package) happen inside the function so ``mirnet --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+_ARCHITECTURES = ("mirnet", "mirnet_v2")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _parse_sizes(text: str) -> list[int]:
+    from ...errors import MirnetError
+
+    try:
+        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise MirnetError(f"--sizes must be comma-separated integers, got {text!r}") from None
+    if not sizes or any(s <= 0 for s in sizes):
+        raise MirnetError(f"--sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def _parse_tile(text: str) -> Any:
+    """``auto`` → "auto"; ``0``/``none``/``off`` → 0 (never tile, like the restore commands); ``N`` → N."""
+    from ...errors import MirnetError
+
+    value = text.strip().lower()
+    if value == "auto":
+        return "auto"
+    if value in ("none", "off"):
+        return 0
+    if not value.isdigit():
+        raise MirnetError(f"--tile must be auto, 0 or a number of pixels, not {text!r}")
+    return int(value)
+
+
+def _registry_entry(name: str) -> Any:
+    try:
+        from ...loading.registry import load_registry
+
+        return load_registry().get(name)
+    except Exception:  # no registry, or a path/URL rather than a name
+        return None
+
+
+def paper_metrics_for(entry: Any, dataset: str) -> dict[str, Any] | None:
+    """The entry's ``paper_metrics`` if they are for ``dataset`` (matched loosely by name), else ``None``."""
+    pm = getattr(entry, "paper_metrics", None) if entry is not None else None
+    if not pm:
+        return None
+    named = str(pm.get("dataset", "")).lower().replace("-", "").replace(" ", "")
+    key = {
+        "lol": "lol",
+        "fivek": "fivek",
+        "sidd": "sidd",
+        "dnd": "dnd",
+        "realsr": "realsr",
+        "dpdd": "dpdd",
+    }.get(dataset)
+    if key is None or key not in named:
+        return None
+    return dict(pm)
+
+
+def benchmark(
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="Test set adapter: sidd, dnd, lol, fivek, realsr, dpdd or folder."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Folder of the test set (layout per adapter)."
+    ),
+    input_dir: Path | None = typer.Option(None, "--input-dir", help="Inputs for --dataset folder."),
+    target_dir: Path | None = typer.Option(
+        None, "--target-dir", help="Targets for --dataset folder (matched by file name)."
+    ),
+    task: str | None = typer.Option(
+        None,
+        "--task",
+        help="Registry task key picking the default model (denoise, deblur, enhance:lowlight, "
+        "enhance:contrast, super-resolve:x4); default: the dataset's task.",
+    ),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        "-w",
+        help="Checkpoint: registry name, local file/folder, hf://owner/repo/file or URL.",
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Registry name; or an architecture (mirnet, mirnet_v2) with random weights for --speed only.",
+    ),
+    scale: int | None = typer.Option(None, "--scale", help="Super-resolution factor (realsr / folder)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    precision: str = typer.Option("auto", "--precision", help="auto, fp32, fp16 or bf16."),
+    tile: str = typer.Option("auto", "--tile", help="Tile size in pixels, auto, or none (whole image)."),
+    tile_overlap: int = typer.Option(32, "--tile-overlap", help="Overlap between tiles in pixels."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N images."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write all results (per image) as JSON."),
+    csv_path: Path | None = typer.Option(None, "--csv", help="Write per-image metrics as CSV."),
+    save_images: Path | None = typer.Option(
+        None,
+        "--save-images",
+        help="Save outputs as lossless PNG named by input (DND: also the submission .mat files).",
+    ),
+    compare_image: Path | None = typer.Option(
+        None, "--compare-image", help="Write a PNG grid input | output | target of the first few images."
+    ),
+    speed: bool = typer.Option(False, "--speed", help="Time the model (latency, MP/s, memory, FLOPs)."),
+    sizes: str = typer.Option(
+        "256,512,1024", "--sizes", help="Square input sizes for --speed, comma-separated."
+    ),
+    repeats: int = typer.Option(10, "--repeats", min=1, help="Timed runs per size."),
+    warmup: int = typer.Option(2, "--warmup", min=0, help="Untimed warm-up runs per size."),
+    large_mp: float = typer.Option(
+        12.0,
+        "--large-mp",
+        min=0.0,
+        help="Megapixels of the synthetic photo run through the engine (0 = skip).",
+    ),
+    reference: bool = typer.Option(
+        False,
+        "--reference",
+        help="Also time spandrel_extra_arches' MIRNet2 with the same weights (if installed).",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the results."),
+) -> None:
+    """Benchmark a model: quality on a test set (--dataset) and/or speed (--speed).
+
+    Quality follows the authors' evaluation per test set (RGB PSNR/SSIM; Y channel with a border crop for
+    super-resolution; PSNR/SSIM/MAE for DPDD) and shows the input-vs-target baseline and the paper's numbers.
+    """
+    from ...errors import MirnetError
+
+    def info(message: str) -> None:
+        if not quiet:
+            typer.echo(message, err=True)
+
+    if dataset is None and input_dir is not None:
+        dataset = "folder"
+    if dataset is None and not speed:
+        raise _fail(
+            "nothing to do: pass --dataset (sidd, dnd, lol, fivek, realsr, dpdd, folder) and/or --speed"
+        )
+
+    try:
+        from ...benchmark.datasets import dataset_task, load_dataset
+        from ...benchmark.report import format_quality_table, format_speed_table, write_csv, write_json
+
+        tile_value = _parse_tile(tile)
+        size_list = _parse_sizes(sizes) if speed else []
+
+        ds = None
+        if dataset is not None:
+            ds = load_dataset(
+                dataset, data_dir, input_dir=input_dir, target_dir=target_dir, scale=scale, task=task
+            )
+            info(f"{ds.name}: {len(ds)} image(s), layout {ds.layout}")
+
+        # ----- model
+        net = None
+        label = None
+        entry = None
+        if weights is not None:
+            source = weights
+        elif model is not None and model.lower().replace("-", "_") in _ARCHITECTURES:
+            if ds is not None:
+                raise MirnetError(
+                    f"--model {model} builds a randomly initialised network, which only makes sense with --speed "
+                    "alone; pass --weights for quality"
+                )
+            from ... import build_model
+
+            net, label, source = build_model(model), f"{model} (random weights)", None
+        else:
+            from ...restore.selection import choose_weights
+
+            task_key = task or (dataset_task(ds.name, ds.protocol.scale) if ds is not None else None)
+            if task_key is None and model in (None, "official", "bundled"):
+                raise MirnetError("pass --weights, --model NAME or --task to choose the model")
+            # Same choice as the restore commands: --model NAME, else official (cached or downloadable),
+            # else the bundled compact model with a notice.
+            choice = choose_weights(task_key or "", model=model)
+            if choice.notice:
+                info(f"note: {choice.notice}")
+            source = choice.source
+            if model is None:
+                info(f"using the default model for {task_key}: {source}")
+        if net is None:
+            from ... import load_model
+
+            net = load_model(source)
+            label = str(source)
+            entry = _registry_entry(str(source))
+
+        runs: list[dict[str, Any]] = []
+        speed_result = None
+        if ds is not None:
+            from ...benchmark.quality import run_quality
+
+            paper = paper_metrics_for(entry, ds.name)
+            result = run_quality(
+                net,
+                ds,
+                device=device,
+                precision=precision,
+                tile=tile_value,
+                tile_overlap=tile_overlap,
+                limit=limit,
+                save_images=save_images,
+                compare_image=compare_image,
+                model_name=label,
+                paper=paper,
+                progress=not quiet,
+                log=info,
+            )
+            runs.append(result)
+            typer.echo(format_quality_table(runs))
+            if ds.protocol.notes and not quiet:
+                typer.echo(f"protocol: {ds.protocol.notes}", err=True)
+            if not quiet and ds.protocol.has_targets:
+                if paper is None:
+                    typer.echo("paper numbers: none recorded for this model and dataset", err=True)
+                else:
+                    # The paper's numbers are means over the full test set; a subset only gives a rough range.
+                    typer.echo(
+                        f"paper numbers: {paper.get('dataset')}, {paper.get('protocol', '')}", err=True
+                    )
+
+        if speed:
+            from ...benchmark.speed import run_speed
+
+            speed_result = run_speed(
+                net,
+                sizes=size_list,
+                repeats=repeats,
+                warmup=warmup,
+                device=device,
+                precision=precision,
+                large_mp=large_mp,
+                tile=tile_value,
+                tile_overlap=tile_overlap,
+                reference=reference,
+                model_name=label,
+                progress=not quiet,
+                log=info,
+            )
+            typer.echo(format_speed_table(speed_result))
+
+        if json_path is not None:
+            payload: dict[str, Any] = {"quality": runs, "speed": speed_result}
+            write_json(payload, json_path)
+            info(f"wrote {json_path}")
+        if csv_path is not None:
+            if runs:
+                write_csv(runs, csv_path)
+                info(f"wrote {csv_path}")
+            else:
+                info("--csv ignored: it holds per-image quality metrics and no dataset was run")
+    except MirnetError as exc:
+        raise _fail(str(exc)) from None

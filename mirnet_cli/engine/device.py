@@ -1,0 +1,201 @@
+"""Choosing the compute device and the numeric precision.
+
+``resolve_device`` turns a user spec (``auto|cpu|cuda|cuda:N|mps``) into a ``torch.device``. A device that
+is not available falls back to the CPU with one :class:`DeviceFallbackWarning` instead of failing, so the
+same command line works on a laptop and on a GPU box.
+
+``resolve_precision`` turns ``auto|fp32|fp16|bf16`` into a ``torch.dtype``. It refuses combinations that
+would be broken or pathologically slow (fp16 on the CPU; bf16 without native hardware support, which on a
+CPU without AVX512-BF16/AMX runs roughly 500x slower than fp32) with a one-line
+:class:`~mirnet_cli.errors.MirnetError`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..errors import MirnetError
+
+__all__ = [
+    "DeviceFallbackWarning",
+    "PrecisionFallbackWarning",
+    "cpu_has_native_bf16",
+    "parse_precision",
+    "resolve_device",
+    "resolve_precision",
+]
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+PRECISION_CHOICES = ("auto", "fp32", "fp16", "bf16")
+
+# Accepted spellings for each precision.
+_PRECISION_ALIASES: dict[str, str] = {
+    "fp32": "fp32",
+    "float32": "fp32",
+    "float": "fp32",
+    "full": "fp32",
+    "fp16": "fp16",
+    "float16": "fp16",
+    "half": "fp16",
+    "bf16": "bf16",
+    "bfloat16": "bf16",
+}
+_PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+_DTYPE_NAMES = {v: k for k, v in _PRECISION_DTYPES.items()}
+
+
+class DeviceFallbackWarning(UserWarning):
+    """The requested device is not available; the engine runs on the CPU instead."""
+
+
+class PrecisionFallbackWarning(UserWarning):
+    """Reduced precision misbehaved (NaN/Inf or a black output) and some work was redone in fp32."""
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def _fallback(requested: str, reason: str) -> torch.device:
+    warnings.warn(f"{reason}; running on the CPU (requested device: {requested})", DeviceFallbackWarning, stacklevel=3)
+    return torch.device("cpu")
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """Turn a device spec into a ``torch.device``.
+
+    Args:
+        spec: ``"auto"`` (CUDA, else Apple MPS, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``
+            (case-insensitive), or a ``torch.device``.
+
+    Returns:
+        The device to run on. ``"cuda"`` without an index becomes ``cuda:0`` (the current device).
+
+    Raises:
+        MirnetError: unknown spec, or ``cuda:N`` with N beyond the installed GPUs (a typo, not a
+            missing GPU, so it is not silently replaced by the CPU).
+
+    A requested but unavailable CUDA or MPS device falls back to the CPU with one
+    :class:`DeviceFallbackWarning` (e.g. "CUDA is not available; running on the CPU").
+    """
+    text = str(spec).strip().lower()
+    if text == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "mps":
+        if not _mps_available():
+            return _fallback(text, "MPS (Apple GPU) is not available")
+        return torch.device("mps")
+    if text == "cuda" or text.startswith("cuda:"):
+        index: int | None = None
+        if text != "cuda":
+            suffix = text.split(":", 1)[1]
+            if not suffix.isdigit():
+                raise MirnetError(f"invalid device {spec!s}; use one of {', '.join(DEVICE_CHOICES)}")
+            index = int(suffix)
+        if not torch.cuda.is_available():
+            return _fallback(text, "CUDA is not available")
+        count = torch.cuda.device_count()
+        if index is None:
+            return torch.device("cuda", torch.cuda.current_device())
+        if index >= count:
+            raise MirnetError(
+                f"device {text} does not exist: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
+            )
+        return torch.device("cuda", index)
+    raise MirnetError(f"invalid device {spec!s}; use one of {', '.join(DEVICE_CHOICES)}")
+
+
+def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True if the CPU has native bf16 arithmetic (x86 ``avx512_bf16`` or ``amx_bf16`` flags).
+
+    Without them PyTorch emulates bf16 convolutions, which is about 500x slower than fp32. Reads
+    ``/proc/cpuinfo`` (Linux); where that file does not exist (macOS, Windows) this returns False, which
+    only ever makes us refuse bf16 on the CPU, never run it slowly.
+    """
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags = set(line.split(":", 1)[-1].split())
+            if flags & {"avx512_bf16", "amx_bf16"}:
+                return True
+    return False
+
+
+def parse_precision(spec: str | torch.dtype) -> str:
+    """Normalise a precision spec to ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"bf16"``.
+
+    Accepts ``torch.float32/float16/bfloat16`` and spellings such as ``half``, ``float16``, ``bfloat16``.
+
+    Raises:
+        MirnetError: anything else.
+    """
+    if isinstance(spec, torch.dtype):
+        if spec not in _DTYPE_NAMES:
+            raise MirnetError(f"unsupported precision {spec}; use one of {', '.join(PRECISION_CHOICES)}")
+        return _DTYPE_NAMES[spec]
+    text = str(spec).strip().lower()
+    if text == "auto":
+        return "auto"
+    if text not in _PRECISION_ALIASES:
+        raise MirnetError(f"invalid precision {spec!s}; use one of {', '.join(PRECISION_CHOICES)}")
+    return _PRECISION_ALIASES[text]
+
+
+def resolve_precision(
+    spec: str | torch.dtype, device: torch.device | str, supports_half: bool = True
+) -> torch.dtype:
+    """Choose the compute dtype for ``device``.
+
+    Args:
+        spec: ``auto|fp32|fp16|bf16`` (or a ``torch.dtype``).
+        device: the device from :func:`resolve_device`.
+        supports_half: False when the model is known to misbehave in fp16 (a model may declare
+            ``supports_half = False``); then ``auto`` picks fp32 on CUDA. An explicit ``fp16`` is still
+            honoured; the engine's NaN guard recomputes broken tiles in fp32.
+
+    Returns:
+        ``auto``: fp16 on CUDA (fp32 if ``supports_half`` is False), fp32 on the CPU and on MPS.
+
+    Raises:
+        MirnetError: fp16 on the CPU; bf16 on a CUDA GPU without bf16 support, on a CPU without native
+            bf16 (see :func:`cpu_has_native_bf16`) or on MPS.
+    """
+    device = torch.device(device)
+    name = parse_precision(spec)
+    kind = device.type
+    if name == "auto":
+        if kind == "cuda" and supports_half:
+            return torch.float16
+        return torch.float32
+    if name == "fp32":
+        return torch.float32
+    if name == "fp16":
+        if kind == "cpu":
+            raise MirnetError("fp16 is not supported on the CPU; use --precision fp32")
+        return torch.float16
+    # bf16
+    if kind == "cuda":
+        if not torch.cuda.is_bf16_supported():
+            raise MirnetError("bf16 is not supported on this GPU; use --precision fp16 or fp32")
+        return torch.bfloat16
+    if kind == "cpu":
+        if not cpu_has_native_bf16():
+            raise MirnetError(
+                "bf16 on this CPU has no native support (no avx512_bf16/amx_bf16) and runs ~500x slower "
+                "than fp32; use --precision fp32"
+            )
+        return torch.bfloat16
+    raise MirnetError(f"bf16 is not supported on {kind}; use --precision fp16 or fp32")

@@ -1,0 +1,53 @@
+"""Image I/O: reading/writing without loss, camera RAW, atomic writes, input discovery.
+
+Names are loaded lazily (``from mirnet_cli.io import read_image`` imports numpy/Pillow only then), so that
+``mirnet_cli.io.formats`` and ``mirnet_cli.io.discovery`` stay cheap to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Image": "images",
+    "ImageIOWarning": "images",
+    "ImageWriteWarning": "images",
+    "read_image": "images",
+    "write_image": "images",
+    "encode_image": "images",
+    "quantize": "images",
+    "atomic_open": "atomic",
+    "atomic_write_bytes": "atomic",
+    "AtomicWriteError": "atomic",
+    "is_temp_file": "atomic",
+    "max_pixels_limit": "images",
+    "read_raw": "raw",
+    "IMAGE_EXTENSIONS": "formats",
+    "RAW_EXTENSIONS": "formats",
+    "ext_for": "formats",
+    "format_for_path": "formats",
+    "output_extension": "formats",
+    "is_raw_path": "formats",
+    "is_image_path": "formats",
+    "InputItem": "discovery",
+    "DualPixelPair": "discovery",
+    "find_inputs": "discovery",
+    "find_dual_pixel_pairs": "discovery",
+    "default_output_dir": "discovery",
+    "output_path_for": "discovery",
+    "output_path_for_pair": "discovery",
+    "ensure_not_input": "discovery",
+    "plan_outputs": "discovery",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

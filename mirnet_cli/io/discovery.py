@@ -1,0 +1,378 @@
+"""Finding input images and deciding where their outputs go.
+
+Rules that keep runs safe and repeatable:
+
+* results are sorted (by relative path, roots in the order given), so runs are deterministic;
+* hidden files and folders (name starting with ``.``) and our own temporary files are skipped in folders;
+* files inside ``exclude_dirs`` (the output folder) are skipped, so re-runs never eat their own outputs;
+* an output path can never be an input path (:func:`ensure_not_input`), and two inputs can never share an
+  output (:func:`plan_outputs`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mirnet_cli.errors import MirnetError
+from mirnet_cli.io.formats import (
+    IMAGE_EXTENSIONS,
+    RAW_EXTENSIONS,
+    TEMP_SUFFIX,
+    is_image_path,
+    output_extension,
+)
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "RAW_EXTENSIONS",
+    "DualPixelPair",
+    "InputItem",
+    "default_output_dir",
+    "ensure_not_input",
+    "find_dual_pixel_pairs",
+    "find_inputs",
+    "output_path_for",
+    "output_path_for_pair",
+    "plan_outputs",
+]
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One input file.
+
+    Attributes:
+        path: the file as found (not resolved, so messages show what the user typed).
+        rel: path relative to the folder it was found in (``sub/a.png`` with ``--recursive``), or just the
+            file name for a file given directly; outputs mirror it under the output folder.
+    """
+
+    path: Path
+    rel: Path
+
+
+@dataclass(frozen=True)
+class DualPixelPair:
+    """Left and right dual-pixel views of one scene.
+
+    Attributes:
+        name: scene name relative to the searched folder, POSIX style without extension
+            (``"scene01"``, or ``"sub/scene01"`` when recursive); outputs are ``<name><suffix><ext>``.
+        left: the left view file.
+        right: the right view file.
+    """
+
+    name: str
+    left: Path
+    right: Path
+
+
+def _skipped_name(name: str) -> bool:
+    return name.startswith(".") or name.endswith(TEMP_SUFFIX)
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _active_excludes(root: Path, exclude_dirs: Iterable[Path]) -> list[Path]:
+    """Exclusions that apply under ``root``: an exclude dir equal to or containing the root is ignored
+    (``-o`` pointing at the input folder itself must not hide every input)."""
+    root_r = _resolve(root)
+    return [ex for ex in (_resolve(Path(e)) for e in exclude_dirs) if not _is_within(root_r, ex)]
+
+
+def _walk_images(root: Path, recursive: bool, excludes: Sequence[Path]) -> list[Path]:
+    """Image files under ``root`` (direct children unless ``recursive``), hidden/temp/excluded skipped."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(root, followlinks=False):
+        here = Path(current)
+        if recursive:
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not _skipped_name(d) and not any(_is_within(_resolve(here / d), ex) for ex in excludes)
+            )
+        else:
+            dirs[:] = []
+        for name in files:
+            if _skipped_name(name) or not is_image_path(name):
+                continue
+            found.append(here / name)
+    return found
+
+
+def find_inputs(
+    paths: Sequence[str | Path], recursive: bool = False, exclude_dirs: Sequence[str | Path] = ()
+) -> list[InputItem]:
+    """Expand files and folders into the list of images to process.
+
+    Args:
+        paths: files and/or folders. A file is taken as given (even if hidden) but must have an image or
+            RAW extension; a folder contributes the image files directly inside it (all levels with
+            ``recursive``), skipping hidden entries and temporary files.
+        recursive: descend into sub-folders; ``rel`` keeps the sub-folder so outputs mirror the tree.
+        exclude_dirs: folders whose contents are never inputs (the output folder). Ignored for a root that
+            lies inside one of them.
+
+    Returns:
+        Items in a deterministic order (roots as given, each sorted by relative POSIX path), without
+        duplicates (the same file reached twice is kept once).
+
+    Raises:
+        MirnetError: a path does not exist, or a file given directly is not a supported image type.
+    """
+    items: list[InputItem] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            excludes = _active_excludes(path, [Path(e) for e in exclude_dirs])
+            files = _walk_images(path, recursive, excludes)
+            found = sorted(((f, f.relative_to(path)) for f in files), key=lambda pair: pair[1].as_posix())
+        elif path.is_file():
+            if not is_image_path(path):
+                supported = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS - RAW_EXTENSIONS))
+                raise MirnetError(
+                    f"{path}: unsupported file type '{path.suffix or '(none)'}' "
+                    f"(images: {supported}; or a camera RAW file)"
+                )
+            found = [(path, Path(path.name))]
+        elif path.exists():
+            raise MirnetError(f"{path}: not a regular file or folder")
+        else:
+            raise MirnetError(f"{path}: no such file or folder")
+        for file, rel in found:
+            key = _resolve(file)
+            if key not in seen:
+                seen.add(key)
+                items.append(InputItem(path=file, rel=rel))
+    return items
+
+
+def default_output_dir(first_input: str | Path, task: str) -> Path:
+    """Where results go when ``-o`` is not given: a new folder next to the input, never the input folder.
+
+    Folder ``photos/`` → ``photos_mirnet-<task>/`` beside it; file ``photos/a.jpg`` →
+    ``photos/mirnet-<task>/``.
+    """
+    path = Path(first_input)
+    absolute = _resolve(path)
+    if path.is_dir():
+        name = absolute.name or "root"
+        return absolute.parent / f"{name}_mirnet-{task}"
+    return absolute.parent / f"mirnet-{task}"
+
+
+def output_path_for(item: InputItem, output_dir: str | Path, suffix: str, ext: str) -> Path:
+    """``output_dir / rel.parent / (rel.stem + suffix + ext)``; ``ext`` includes the dot (``".png"``)."""
+    if ext and not ext.startswith("."):
+        ext = "." + ext
+    return Path(output_dir) / item.rel.parent / f"{item.rel.stem}{suffix}{ext}"
+
+
+def output_path_for_pair(pair: DualPixelPair, output_dir: str | Path, suffix: str, ext: str) -> Path:
+    """``output_dir / (pair.name + suffix + ext)`` for a dual-pixel pair."""
+    if ext and not ext.startswith("."):
+        ext = "." + ext
+    return Path(output_dir) / f"{pair.name}{suffix}{ext}"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if os.path.samefile(a, b):  # also catches hard links and case-insensitive file systems
+            return True
+    except OSError:
+        pass
+    return _resolve(a) == _resolve(b)
+
+
+def ensure_not_input(out_path: str | Path, in_path: str | Path) -> None:
+    """Raise :class:`MirnetError` when writing ``out_path`` would overwrite the input ``in_path``."""
+    if _same_file(Path(out_path), Path(in_path)):
+        raise MirnetError(
+            f"{out_path}: output would overwrite its input; choose another output folder (-o) or a suffix"
+        )
+
+
+def plan_outputs(
+    items: Sequence[InputItem],
+    output_dir: str | Path,
+    suffix: str,
+    ext_option: str = "same",
+    bit_depth: int | None = None,
+) -> list[tuple[InputItem, Path]]:
+    """Output path for every input, with every safety check done before any work starts.
+
+    The extension comes from :func:`mirnet_cli.io.formats.output_extension`. When inputs differ only by
+    extension (``IMG_1.CR2`` + ``IMG_1.JPG`` → both ``IMG_1_x.tif``...), their outputs get the source
+    extension appended to the stem: ``IMG_1_cr2_x.tif``, ``IMG_1_jpg_x.tif``.
+
+    Raises:
+        MirnetError: an output would overwrite an input (any input, not only its own), or two inputs
+            would still write the same file (e.g. ``a/x.png`` and ``b/x.png`` given as separate folders).
+    """
+    planned = [
+        output_path_for(item, output_dir, suffix, output_extension(item.path, ext_option, bit_depth))
+        for item in items
+    ]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, out in enumerate(planned):
+        groups[os.path.normcase(str(_resolve(out)))].append(index)
+    for indices in groups.values():
+        if len(indices) > 1:
+            for index in indices:
+                item, out = items[index], planned[index]
+                tag = item.path.suffix.lower().lstrip(".")
+                planned[index] = out.with_name(f"{item.rel.stem}_{tag}{suffix}{out.suffix}")
+
+    owners: dict[str, InputItem] = {}
+    inputs = {_resolve(item.path): item for item in items}
+    for item, out in zip(items, planned, strict=True):
+        key = os.path.normcase(str(_resolve(out)))
+        if key in owners:
+            raise MirnetError(
+                f"{out}: both {owners[key].path} and {item.path} would be written here; "
+                "process them separately or use --recursive on a common parent folder"
+            )
+        owners[key] = item
+        clash = inputs.get(_resolve(out))
+        if clash is not None:
+            ensure_not_input(out, clash.path)
+        ensure_not_input(out, item.path)
+    return list(zip(items, planned, strict=True))
+
+
+# --------------------------------------------------------------------------------------------- dual pixel
+
+_DPDD_LEFT, _DPDD_RIGHT = "inputL", "inputR"
+_DPDD_OTHER = {"inputC", "target"}  # the DPDD combined view and ground truth: not inputs
+
+
+def _view_side(stem: str) -> tuple[str, str] | None:
+    """``("L"|"R", prefix)`` for names like ``scene_L`` / ``scene_r``; ``None`` otherwise."""
+    if len(stem) > 2 and stem[-2] == "_" and stem[-1] in "LRlr":
+        return stem[-1].upper(), stem[:-2]
+    return None
+
+
+def _images_in(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if p.is_file() and not _skipped_name(p.name) and is_image_path(p)]
+
+
+def _pair_dpdd(root: Path, rel_prefix: str) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
+    """Pairs from ``root/inputL/<name>`` + ``root/inputR/<name>`` (same file name)."""
+    left_dir, right_dir = root / _DPDD_LEFT, root / _DPDD_RIGHT
+    lefts = {p.name: p for p in _images_in(left_dir)}
+    rights = {p.name: p for p in _images_in(right_dir)}
+    pairs, problems = [], []
+    for name in sorted(lefts.keys() | rights.keys()):
+        left, right = lefts.get(name), rights.get(name)
+        if left is not None and right is not None:
+            pairs.append(DualPixelPair(name=rel_prefix + Path(name).stem, left=left, right=right))
+        elif left is not None:
+            problems.append((left, f"left view without its right view (expected {right_dir / name})"))
+        else:
+            assert right is not None
+            problems.append((right, f"right view without its left view (expected {left_dir / name})"))
+    return pairs, problems
+
+
+def _pair_suffixed(folder: Path, rel_prefix: str) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
+    """Pairs from ``<prefix>_L.<ext>`` + ``<prefix>_R.<ext>`` in one folder (extensions may differ)."""
+    views: dict[str, dict[str, list[Path]]] = defaultdict(lambda: {"L": [], "R": []})
+    pairs, problems = [], []
+    for path in _images_in(folder):
+        side = _view_side(path.stem)
+        if side is None:
+            problems.append(
+                (path, "not a dual-pixel view (name must end in _L or _R, or sit in inputL/ and inputR/)")
+            )
+            continue
+        views[side[1]][side[0]].append(path)
+    for prefix in sorted(views):
+        lefts, rights = views[prefix]["L"], views[prefix]["R"]
+        if len(lefts) > 1 or len(rights) > 1:
+            for path in lefts + rights:
+                problems.append((path, f"ambiguous dual-pixel view: several files for scene '{prefix}'"))
+        elif lefts and rights:
+            pairs.append(DualPixelPair(name=rel_prefix + prefix, left=lefts[0], right=rights[0]))
+        elif lefts:
+            expected = folder / f"{prefix}_R{lefts[0].suffix}"
+            problems.append((lefts[0], f"left view without its right view (expected {expected})"))
+        else:
+            expected = folder / f"{prefix}_L{rights[0].suffix}"
+            problems.append((rights[0], f"right view without its left view (expected {expected})"))
+    return pairs, problems
+
+
+def find_dual_pixel_pairs(
+    folder: str | Path, recursive: bool = False, exclude_dirs: Sequence[str | Path] = ()
+) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
+    """Find left/right dual-pixel view pairs.
+
+    Two layouts, both accepted in any folder visited:
+
+    * DPDD: ``folder/inputL/<name>`` and ``folder/inputR/<name>`` matched by file name (``inputC/`` and
+      ``target/`` are ignored);
+    * suffixed names: ``<scene>_L.<ext>`` and ``<scene>_R.<ext>`` in the same folder (``_l``/``_r`` too).
+
+    Returns:
+        ``(pairs, problems)``: pairs sorted by name; ``problems`` lists ``(path, reason)`` for views
+        without a partner (``"left view without its right view (expected ...)"``), ambiguous views, and other
+        images that are not views, so that nothing is skipped silently.
+
+    Raises:
+        MirnetError: ``folder`` does not exist or is not a folder.
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise MirnetError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise MirnetError(
+            f"{root}: dual-pixel input must be a folder (with inputL/ + inputR/, or *_L/*_R files)"
+        )
+    excludes = _active_excludes(root, [Path(e) for e in exclude_dirs])
+    pairs: list[DualPixelPair] = []
+    problems: list[tuple[Path, str]] = []
+    for current, dirs, _files in os.walk(root, followlinks=False):
+        here = Path(current)
+        rel = here.relative_to(root)
+        prefix = "" if rel == Path(".") else rel.as_posix() + "/"
+        if any(_is_within(_resolve(here), ex) for ex in excludes):
+            dirs[:] = []
+            continue
+        is_dpdd = _DPDD_LEFT in dirs or _DPDD_RIGHT in dirs
+        if is_dpdd:
+            found, issues = _pair_dpdd(here, prefix)
+            pairs += found
+            problems += issues
+        found, issues = _pair_suffixed(here, prefix)
+        pairs += found
+        problems += issues
+        skip = {_DPDD_LEFT, _DPDD_RIGHT} | (_DPDD_OTHER if is_dpdd else set())
+        dirs[:] = sorted(d for d in dirs if d not in skip and not _skipped_name(d)) if recursive else []
+    names: dict[str, DualPixelPair] = {}
+    unique: list[DualPixelPair] = []
+    for pair in sorted(pairs, key=lambda p: p.name):
+        if pair.name in names:
+            problems.append((pair.left, f"scene '{pair.name}' found twice (also {names[pair.name].left})"))
+            continue
+        names[pair.name] = pair
+        unique.append(pair)
+    return unique, problems

@@ -1,0 +1,630 @@
+"""Reading and writing images without losing anything the restoration does not change.
+
+What "nothing is lost" means here:
+
+* bit depth: 16-bit PNG/TIFF (and RAW) stay 16-bit end to end; the depth is decided by the stored sample type,
+  never by pixel values (a 16-bit file whose values are all < 256 is still 16-bit);
+* alpha is kept aside untouched and re-attached on write (JPEG/BMP cannot hold it: dropped with a warning);
+* grayscale files are written back as grayscale (single channel = mean of the three restored channels);
+* EXIF orientation is applied on read, and the EXIF block is kept with orientation reset to 1; the ICC
+  profile is kept and written back (JPEG, PNG, WebP, TIFF; 8 and 16 bit);
+* writes are atomic (temporary file in the target folder + fsync + ``os.replace``): an interrupted or failed
+  write never leaves a half-written output or clobbers an existing file.
+
+Not carried over: XMP packets, PNG text chunks, DPI, and extra pages/frames (a warning names them).
+Pixel arrays are float32 in [0, 1]: 8-bit value ``v`` ↔ ``v / 255``, 16-bit ↔ ``v / 65535``; writing rounds
+``round(clip(x, 0, 1) * (2**bits - 1))`` so a read → write round trip is exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+from mirnet_cli.errors import ImageReadError, ImageWriteError
+from mirnet_cli.io._exif import (
+    apply_orientation,
+    exif_orientation,
+    normalize_exif,
+    reset_exif_orientation,
+)
+from mirnet_cli.io.atomic import AtomicWriteError, atomic_open, atomic_write_bytes, is_temp_file
+from mirnet_cli.io.formats import (
+    FORMAT_BY_EXT,
+    IMAGE_EXTENSIONS,
+    RAW_EXTENSIONS,
+    SIXTEEN_BIT_FORMATS,
+    TEMP_SUFFIX,
+    ext_for,
+    format_for_path,
+    is_raw_path,
+    output_extension,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "AtomicWriteError",
+    "FORMAT_BY_EXT",
+    "IMAGE_EXTENSIONS",
+    "RAW_EXTENSIONS",
+    "TEMP_SUFFIX",
+    "Image",
+    "ImageIOWarning",
+    "ImageWriteWarning",
+    "atomic_open",
+    "atomic_write_bytes",
+    "encode_image",
+    "ext_for",
+    "format_for_path",
+    "is_temp_file",
+    "max_pixels_limit",
+    "output_extension",
+    "quantize",
+    "read_image",
+    "write_image",
+]
+
+#: Default pixel-count limit (width × height) guarding against decompression bombs.
+DEFAULT_MAX_PIXELS = 40_000 * 40_000
+#: Environment variable overriding :data:`DEFAULT_MAX_PIXELS`.
+MAX_PIXELS_ENV = "MIRNET_MAX_PIXELS"
+
+
+class ImageIOWarning(UserWarning):
+    """Something in an image file is not carried through (extra pages, a damaged EXIF block, ...)."""
+
+
+class ImageWriteWarning(ImageIOWarning):
+    """Something could not be stored in the chosen output format (alpha, 16 bits, ICC/EXIF)."""
+
+
+@dataclass
+class Image:
+    """A decoded image plus everything needed to write it back faithfully.
+
+    Attributes:
+        pixels: float32 ``H x W x 3`` RGB in [0, 1]; grayscale sources are replicated to 3 channels.
+        alpha: float32 ``H x W`` in [0, 1], or ``None`` when the source has no transparency.
+        bit_depth: 8 or 16, from the stored sample type (RAW → 16).
+        grayscale: the source stored a single colour channel (written back as one channel).
+        exif: EXIF block as ``b"Exif\\0\\0" + TIFF data`` with orientation already reset to 1, or ``None``.
+        icc_profile: embedded ICC profile bytes, or ``None``.
+        format: ``"PNG"``, ``"JPEG"``, ``"TIFF"``, ``"WEBP"``, ``"BMP"``, ``"RAW"`` (or another Pillow name).
+        path: the file it was read from, if any.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    bit_depth: int = 8
+    grayscale: bool = False
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+    format: str = "PNG"
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 3 or self.pixels.shape[2] != 3:
+            raise ValueError(f"Image.pixels must be H x W x 3, got shape {self.pixels.shape}")
+        if self.bit_depth not in (8, 16):
+            raise ValueError(f"Image.bit_depth must be 8 or 16, got {self.bit_depth}")
+        if self.alpha is not None and self.alpha.shape != self.pixels.shape[:2]:
+            raise ValueError(f"Image.alpha must be H x W = {self.pixels.shape[:2]}, got {self.alpha.shape}")
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    def with_pixels(self, pixels: np.ndarray) -> Image:
+        """Copy with new ``H' x W' x 3`` pixels and the same metadata.
+
+        When the size changes (super-resolution), alpha is resized to match with bicubic interpolation,
+        clipped to [0, 1].
+        """
+        alpha = self.alpha
+        if alpha is not None and alpha.shape != pixels.shape[:2]:
+            import cv2
+
+            alpha = cv2.resize(alpha, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_CUBIC)
+            alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
+        return replace(self, pixels=pixels, alpha=alpha)
+
+
+# --------------------------------------------------------------------------------------------------- reading
+
+
+def max_pixels_limit(max_pixels: int | None = None) -> int:
+    """The decompression-bomb limit: ``max_pixels`` if given, else ``$MIRNET_MAX_PIXELS``, else 40000²."""
+    if max_pixels is not None:
+        return int(max_pixels)
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if value:
+        try:
+            return int(float(value))
+        except ValueError:
+            warnings.warn(f"ignoring {MAX_PIXELS_ENV}={value!r}: not a number", stacklevel=2)
+    return DEFAULT_MAX_PIXELS
+
+
+def _too_large(width: int, height: int, limit: int) -> str:
+    return (
+        f"image too large: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,} "
+        f"(possible decompression bomb; raise {MAX_PIXELS_ENV} if the file is trusted)"
+    )
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit(limit: int) -> Iterator[None]:
+    """Let Pillow's own bomb check follow our limit for one open, without its warning.
+
+    Pillow raises ``DecompressionBombError`` above ``2 * MAX_IMAGE_PIXELS`` and warns above it; we check the
+    exact limit ourselves right after opening, so the warning is redundant. Both settings are process-global
+    (Pillow offers nothing per call); concurrent reads with *different* limits could see each other's value.
+    """
+    previous = PILImage.MAX_IMAGE_PIXELS
+    PILImage.MAX_IMAGE_PIXELS = limit
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            yield
+    finally:
+        PILImage.MAX_IMAGE_PIXELS = previous
+
+
+def _tile_rawmode(im: PILImage.Image) -> str:
+    """Pillow's raw decoder mode (e.g. ``"RGB;16B"``), which reveals the stored bits per sample."""
+    try:
+        args = im.tile[0].args if hasattr(im.tile[0], "args") else im.tile[0][3]
+    except (IndexError, AttributeError, TypeError):
+        return ""
+    if isinstance(args, tuple):
+        args = args[0] if args else ""
+    return args if isinstance(args, str) else ""
+
+
+def _stored_16bit_colour(im: PILImage.Image) -> bool:
+    """True for 16-bit RGB/RGBA/LA data, which Pillow silently reduces to 8 bits on load."""
+    if im.mode not in ("RGB", "RGBA", "LA", "RGBX"):
+        return False
+    rawmode = _tile_rawmode(im)
+    if ";16" in rawmode or ";32" in rawmode:
+        return True
+    if im.format == "TIFF":
+        bits = getattr(im, "tag_v2", {}).get(258)
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return any(isinstance(b, int) and b > 8 for b in bits)
+    return False
+
+
+def exif_from_tiff_tags(source: PILImage.Exif) -> bytes | None:
+    """EXIF block built from a TIFF-structured file's IFD0 (TIFF, DNG, NEF, CR2, ...).
+
+    Keeps only descriptive tags (make, model, date, ...) and the Exif/GPS sub-IFDs, not the storage tags
+    (strip offsets, compression, ...) that would be wrong for any other file.
+    """
+    from mirnet_cli.io._encoders import _DESCRIPTIVE_TAGS, _SUB_IFDS
+
+    out = PILImage.Exif()
+    for tag in source:
+        if tag in _DESCRIPTIVE_TAGS:
+            out[tag] = source[tag]
+    for tag in _SUB_IFDS:
+        sub = source.get_ifd(tag)
+        if sub:
+            out[tag] = dict(sub)
+    return normalize_exif(out.tobytes()) if len(out) else None
+
+
+def _read_exif(im: PILImage.Image) -> bytes | None:
+    """The EXIF block of ``im`` in normalised form (orientation not yet reset)."""
+    if im.format == "TIFF":
+        return exif_from_tiff_tags(im.getexif())
+    return normalize_exif(im.info.get("exif"))
+
+
+def _decode_16bit_colour(path: Path, data: bytes) -> np.ndarray:
+    """Decode 16-bit colour PNG/TIFF with OpenCV (Pillow cannot): ``H x W x C`` RGB(A) order, C in 3, 4."""
+    import cv2
+
+    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageReadError(path, "cannot decode 16-bit colour image data")
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.shape[2] == 3:
+        array = array[:, :, ::-1]
+    elif array.shape[2] == 4:
+        array = array[:, :, [2, 1, 0, 3]]
+    return np.ascontiguousarray(array)
+
+
+def _to_unit_float(array: np.ndarray) -> tuple[np.ndarray, int]:
+    """Scale stored samples to float32 [0, 1]; returns ``(values, bit_depth)``."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0, 8
+    if array.dtype.kind in "ui" and array.dtype.itemsize == 2:
+        return np.clip(array.astype(np.float32), 0, 65535) / 65535.0, 16
+    if array.dtype.kind in "ui":
+        # 32-bit integer samples (rare TIFFs): full unsigned range → [0, 1]; kept as 16-bit on write.
+        top = 2.0**32 - 1 if array.dtype.kind == "u" else 2.0**31 - 1
+        return (np.clip(array.astype(np.float64), 0, top) / top).astype(np.float32), 16
+    if array.dtype.kind == "f":
+        # Floating-point TIFFs are taken as linear-range [0, 1] data; written back as 16-bit.
+        return np.clip(np.nan_to_num(array.astype(np.float32)), 0.0, 1.0), 16
+    raise ValueError(f"unsupported sample type {array.dtype}")
+
+
+def _pil_to_array(im: PILImage.Image, rawmode: str = "") -> tuple[np.ndarray, bool, bool, bytes | None]:
+    """Convert a loaded Pillow image to a stored-type array with channels last.
+
+    Returns ``(array, grayscale, has_alpha, icc_override)``; the array has 1 (grey), 2 (grey+alpha),
+    3 (RGB) or 4 (RGBA) channels. ``icc_override`` is ``b""`` when a colour conversion made the embedded
+    profile meaningless (CMYK/LAB → sRGB), else ``None``.
+    """
+    mode = im.mode
+    transparency = "transparency" in im.info
+    icc_override = None
+    if mode in ("1", "L", "P", "RGB") and transparency:
+        im = im.convert("LA" if mode in ("1", "L") else "RGBA")
+    elif mode in ("1", "L"):
+        im = im.convert("L")
+    elif mode in ("LA", "La"):
+        im = im.convert("LA")
+    elif mode in ("P", "RGBX", "YCbCr", "HSV"):
+        im = im.convert("RGB")
+    elif mode in ("PA", "RGBa"):
+        im = im.convert("RGBA")
+    elif mode in ("CMYK", "LAB"):
+        im, icc_override = _to_srgb(im), b""
+    array = np.asarray(im)
+    if mode == "I" and ";16" in rawmode:
+        array = array.astype(np.uint16)  # older Pillow opens 16-bit grey PNG as 32-bit "I"
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if mode.startswith("I;16") and transparency and isinstance(im.info["transparency"], int):
+        # 16-bit grey with a transparent key value (PNG tRNS).
+        key = im.info["transparency"]
+        alpha = np.where(array[:, :, 0] == key, 0, 65535).astype(array.dtype)
+        array = np.concatenate([array, alpha[:, :, None]], axis=2)
+    channels = array.shape[2]
+    if channels not in (1, 2, 3, 4):
+        raise ValueError(f"unsupported colour mode {mode}")
+    return array, channels <= 2, channels in (2, 4), icc_override
+
+
+def _to_srgb(im: PILImage.Image) -> PILImage.Image:
+    """CMYK/LAB → sRGB, through the embedded ICC profile when there is one (Pillow's formula otherwise)."""
+    icc = im.info.get("icc_profile")
+    if icc:
+        from PIL import ImageCms
+
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except Exception:  # noqa: BLE001 - a broken profile: fall back to the plain conversion
+            pass
+    if im.mode == "LAB":
+        from PIL import ImageCms
+
+        transform = ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+        )
+        return ImageCms.applyTransform(im, transform)
+    return im.convert("RGB")
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
+    """Read PNG, JPEG, TIFF, WebP, BMP or a camera RAW file into an :class:`Image`.
+
+    RAW files (by extension, see :data:`RAW_EXTENSIONS`) go to :func:`mirnet_cli.io.raw.read_raw`.
+    EXIF orientation is applied to the pixels (and alpha) and reset to 1 in the kept EXIF block.
+
+    Args:
+        path: the file (unicode names are fine).
+        max_pixels: decompression-bomb limit on width × height; default :func:`max_pixels_limit`.
+
+    Raises:
+        ImageReadError: missing/empty/unreadable file, not an image, truncated or corrupt data, too large.
+    """
+    path = Path(path)
+    limit = max_pixels_limit(max_pixels)
+    if is_raw_path(path):
+        from mirnet_cli.io.raw import read_raw
+
+        return read_raw(path, max_pixels=limit)
+
+    data = _read_file_bytes(path)
+    try:
+        with _pillow_pixel_limit(limit):
+            im = PILImage.open(io.BytesIO(data))
+    except PILImage.DecompressionBombError:
+        raise ImageReadError(path, "image too large (possible decompression bomb)") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image or unsupported format") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageReadError(path, f"truncated or corrupt image data: {exc}") from None
+
+    with im:
+        width, height = im.size
+        if width * height > limit:
+            raise ImageReadError(path, _too_large(width, height, limit))
+        if width == 0 or height == 0:
+            raise ImageReadError(path, "image has no pixels")
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1 and im.format != "MPO":  # MPO extra frames are phone previews/depth maps
+            warnings.warn(
+                f"{path}: has {frames} frames/pages; only the first is processed",
+                ImageIOWarning,
+                stacklevel=2,
+            )
+        sixteen_colour = _stored_16bit_colour(im)
+        rawmode = _tile_rawmode(im)  # must be read before load(), which clears the tile list
+        fmt = "JPEG" if im.format == "MPO" else (im.format or "UNKNOWN")
+        try:
+            im.load()  # decodes everything: truncated or corrupt data fails here, not later
+            orientation = im.getexif().get(0x0112, 1)
+            exif = _read_exif(im)
+            icc = im.info.get("icc_profile") or None
+            if sixteen_colour:
+                array = _decode_16bit_colour(path, data)
+                # Pillow opens 16-bit grey+alpha PNG as "RGBA" (raw mode "LA;16B").
+                grayscale = im.mode == "LA" or rawmode.startswith("LA")
+                if grayscale:  # OpenCV expands grey+alpha to BGRA
+                    array = array[:, :, [0, 3]]
+                has_alpha = array.shape[2] in (2, 4)
+            else:
+                array, grayscale, has_alpha, icc_override = _pil_to_array(im, rawmode)
+                if icc_override is not None:
+                    icc = icc_override or None
+        except ImageReadError:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+            reason = str(exc) or type(exc).__name__
+            if "truncated" in reason or isinstance(exc, (EOFError, SyntaxError)) or "broken" in reason:
+                raise ImageReadError(path, f"truncated or corrupt image data: {reason}") from None
+            raise ImageReadError(path, f"cannot decode image: {reason}") from None
+
+    if not isinstance(orientation, int) or not 1 <= orientation <= 8:
+        orientation = 1
+    array = apply_orientation(array, orientation)
+    try:
+        exif = reset_exif_orientation(exif)
+    except ValueError:
+        if exif_orientation(exif) != 1:  # keeping it would rotate the result a second time elsewhere
+            warnings.warn(f"{path}: damaged EXIF block dropped", ImageIOWarning, stacklevel=2)
+            exif = None
+
+    values, bit_depth = _to_unit_float(array)
+    colour = values[:, :, :1] if grayscale else values[:, :, :3]
+    pixels = np.ascontiguousarray(np.repeat(colour, 3, axis=2) if grayscale else colour, dtype=np.float32)
+    alpha = np.ascontiguousarray(values[:, :, -1], dtype=np.float32) if has_alpha else None
+    return Image(
+        pixels=pixels,
+        alpha=alpha,
+        bit_depth=bit_depth,
+        grayscale=grayscale,
+        exif=exif,
+        icc_profile=icc,
+        format=fmt,
+        path=path,
+    )
+
+
+def _read_file_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a folder, not an image file") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot read file: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageReadError(path, "empty file")
+    return data
+
+
+# --------------------------------------------------------------------------------------------------- writing
+
+
+def quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Float [0, 1] → uint8/uint16: ``round(clip(x, 0, 1) * (2**bit_depth - 1))`` (NaN → 0)."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    top = 255 if bit_depth == 8 else 65535
+    scaled = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0), 0.0, 1.0) * top
+    return np.rint(scaled).astype(np.uint8 if bit_depth == 8 else np.uint16)
+
+
+def _warn(message: str) -> None:
+    # The default warning filter shows each distinct message once per call site.
+    warnings.warn(message, ImageWriteWarning, stacklevel=3)
+
+
+def encode_image(
+    pixels: np.ndarray,
+    fmt: str,
+    *,
+    bit_depth: int = 8,
+    alpha: np.ndarray | None = None,
+    grayscale: bool = False,
+    exif: bytes | None = None,
+    icc_profile: bytes | None = None,
+    jpeg_quality: int = 95,
+    webp_lossless: bool = True,
+) -> bytes:
+    """Encode float [0, 1] ``H x W x 3`` (or ``H x W [x 1]``) pixels to the bytes of a ``fmt`` file.
+
+    Args:
+        pixels: colour values; for ``grayscale`` the written channel is the mean of the three channels.
+        fmt: ``"PNG"``, ``"JPEG"``, ``"TIFF"``, ``"WEBP"`` or ``"BMP"``.
+        bit_depth: 8 or 16. 16 is kept for PNG and TIFF; other formats fall back to 8 with a warning.
+        alpha: optional ``H x W`` float [0, 1]; dropped with a warning for JPEG and BMP.
+        grayscale: write one colour channel.
+        exif: EXIF block (with or without the ``Exif\\0\\0`` header); its orientation is always written as
+            1 because ``pixels`` are upright. Not storable in BMP (warning).
+        icc_profile: ICC profile bytes; not storable in BMP (warning).
+        jpeg_quality: JPEG quality 1-100 (4:4:4 chroma, no subsampling); also the quality of lossy WebP.
+        webp_lossless: write WebP losslessly (default) instead of lossy.
+
+    Raises:
+        ValueError: bad shapes or format.
+    """
+    fmt = fmt.upper()
+    if fmt not in ("PNG", "JPEG", "TIFF", "WEBP", "BMP"):
+        raise ValueError(f"cannot write format {fmt!r}")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ValueError(f"pixels must be H x W x 3 or H x W, got shape {pixels.shape}")
+    height, width = pixels.shape[:2]
+    if pixels.shape[2] == 1:
+        grayscale_values = pixels[:, :, 0]
+        colour = np.repeat(pixels, 3, axis=2)
+    else:
+        grayscale_values = pixels.astype(np.float32).mean(axis=2)
+        colour = pixels
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.ndim == 3 and alpha.shape[2] == 1:
+            alpha = alpha[:, :, 0]
+        if alpha.shape != (height, width):
+            raise ValueError(f"alpha must be {height} x {width}, got shape {alpha.shape}")
+
+    try:
+        # Pixels handed to us are upright (orientation is applied on read), so the file must say so.
+        exif = reset_exif_orientation(exif)
+    except ValueError:
+        _warn("damaged EXIF block dropped")
+        exif = None
+    icc_profile = icc_profile or None
+    if bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
+        _warn(f"{fmt} cannot store 16 bits per channel; writing 8-bit (use .png or .tif to keep 16 bits)")
+        bit_depth = 8
+    if alpha is not None and fmt in ("JPEG", "BMP"):
+        _warn(f"{fmt} cannot store transparency; the alpha channel is dropped (use .png, .tif or .webp)")
+        alpha = None
+    if fmt == "BMP" and (exif or icc_profile):
+        _warn("BMP cannot store EXIF or ICC metadata; they are dropped (use .png, .tif, .jpg or .webp)")
+        exif = icc_profile = None
+    if fmt == "WEBP" and grayscale:
+        grayscale = False  # WebP has no grey mode: stored as RGB with equal channels
+        colour = np.repeat(grayscale_values[:, :, None], 3, axis=2)
+
+    planes = [grayscale_values[:, :, None]] if grayscale else [colour]
+    if alpha is not None:
+        planes.append(alpha[:, :, None])
+    stacked = quantize(np.concatenate(planes, axis=2), bit_depth)
+
+    if bit_depth == 16:
+        from mirnet_cli.io._encoders import encode_png16, encode_tiff16
+
+        if fmt == "PNG":
+            return encode_png16(stacked, icc_profile, exif)
+        if stacked.shape[2] == 2:
+            # Grey+alpha 16-bit TIFF is poorly supported by readers (Pillow, OpenCV): store as RGBA.
+            stacked = np.concatenate([np.repeat(stacked[:, :, :1], 3, axis=2), stacked[:, :, 1:]], axis=2)
+        return encode_tiff16(stacked, icc_profile, exif)
+
+    if fmt == "BMP" and stacked.shape[2] == 2:
+        stacked = stacked[:, :, 0]
+    im = PILImage.fromarray(stacked[:, :, 0] if stacked.shape[2] == 1 else stacked)
+    options: dict[str, object] = {}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    if exif:
+        options["exif"] = exif
+    if fmt == "JPEG":
+        options.update(quality=int(jpeg_quality), subsampling=0)
+        if exif and len(exif) > 65533:
+            _warn("EXIF block too large for JPEG (over 64 KiB); it is dropped")
+            options.pop("exif")
+    elif fmt == "WEBP":
+        options.update(lossless=webp_lossless, exact=True)
+        if not webp_lossless:
+            options["quality"] = int(jpeg_quality)
+    elif fmt == "TIFF":
+        options["compression"] = "tiff_adobe_deflate"
+    buffer = io.BytesIO()
+    im.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def write_image(
+    path: str | Path,
+    image: Image | np.ndarray,
+    *,
+    bit_depth: int | None = None,
+    alpha: np.ndarray | None = None,
+    grayscale: bool | None = None,
+    exif: bytes | None = None,
+    icc_profile: bytes | None = None,
+    jpeg_quality: int = 95,
+    webp_lossless: bool = True,
+) -> Path:
+    """Atomically write ``image`` to ``path``; the format comes from the extension.
+
+    Keyword arguments left as ``None`` are taken from ``image`` when it is an :class:`Image` (for a bare
+    array: 8-bit, no alpha, grayscale only for ``H x W`` / ``H x W x 1`` arrays, no metadata).
+    Pass ``exif=b""`` or ``icc_profile=b""`` to drop the image's metadata. Parent folders are created.
+    Lossy fallbacks (16 → 8 bits, alpha or metadata the format cannot hold) warn with
+    :class:`ImageWriteWarning`. 16-bit PNG/TIFF are written by our own encoders and keep ICC and EXIF
+    (TIFF keeps the descriptive IFD0 tags and the Exif/GPS sub-IFDs).
+
+    Returns:
+        The written path.
+
+    Raises:
+        ImageWriteError: unsupported extension or bad data; :class:`~mirnet_cli.io.atomic.AtomicWriteError`
+            (a subclass) when the file system refused the write.
+    """
+    path = Path(path)
+    try:
+        fmt = format_for_path(path)
+    except ValueError as exc:
+        raise ImageWriteError(f"{path}: {exc}") from None
+    if isinstance(image, Image):
+        pixels = image.pixels
+        bit_depth = image.bit_depth if bit_depth is None else bit_depth
+        alpha = image.alpha if alpha is None else alpha
+        grayscale = image.grayscale if grayscale is None else grayscale
+        exif = image.exif if exif is None else exif
+        icc_profile = image.icc_profile if icc_profile is None else icc_profile
+    else:
+        pixels = np.asarray(image)
+        if grayscale is None:
+            grayscale = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 1)
+        bit_depth = 8 if bit_depth is None else bit_depth
+    try:
+        data = encode_image(
+            pixels,
+            fmt,
+            bit_depth=bit_depth,
+            alpha=alpha,
+            grayscale=bool(grayscale),
+            exif=exif,
+            icc_profile=icc_profile,
+            jpeg_quality=jpeg_quality,
+            webp_lossless=webp_lossless,
+        )
+    except (ValueError, OSError, TypeError) as exc:
+        raise ImageWriteError(f"{path}: cannot encode {fmt}: {exc}") from None
+    atomic_write_bytes(path, data)  # AtomicWriteError is an ImageWriteError
+    return path

@@ -1,0 +1,85 @@
+"""Tiny synthetic datasets and tiny models for the benchmark tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+
+class IdentityNet(nn.Module):
+    """Returns its (first three) input channels: an honest model whose scores must equal the input baseline."""
+
+    size_multiple = 4
+    architecture = "identity"
+
+    def __init__(self, in_channels: int = 3):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = 3
+        self.zero = nn.Parameter(torch.zeros(()))  # so .to(device/dtype) and parameter counting work
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[-1] % 4 == 0 and x.shape[-2] % 4 == 0, "engine must pad to a multiple of 4"
+        return x[:, :3] + self.zero
+
+
+class TinyConv(nn.Module):
+    """A small conv net (deterministic weights) that changes the image."""
+
+    size_multiple = 4
+    architecture = "tiny"
+
+    def __init__(self, in_channels: int = 3):
+        super().__init__()
+        self.in_channels = in_channels
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(in_channels, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :3] + 0.05 * torch.tanh(self.conv(x))
+
+
+def write_rgb(path: Path, rgb: np.ndarray) -> Path:
+    """Write an RGB uint8/uint16 array with cv2 (BGR on disk)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
+    return path
+
+
+def rand_u8(h: int, w: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def noisy_of(img: np.ndarray, seed: int, sigma: float = 10.0) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1000)
+    top = 65535 if img.dtype == np.uint16 else 255
+    return (
+        np.clip(img.astype(np.float64) + rng.normal(0, sigma * top / 255, img.shape), 0, top)
+        .round()
+        .astype(img.dtype)
+    )
+
+
+def make_pairs(
+    root: Path, a: str, b: str, names: list[str], size=(20, 28), input_fmt="{}", target_fmt="{}"
+) -> Path:
+    for i, n in enumerate(names):
+        clean = rand_u8(*size, seed=i)
+        write_rgb(root / a / f"{input_fmt.format(n)}.png", noisy_of(clean, i))
+        write_rgb(root / b / f"{target_fmt.format(n)}.png", clean)
+    return root
+
+
+@pytest.fixture
+def identity_model() -> IdentityNet:
+    return IdentityNet()
+
+
+@pytest.fixture
+def lol_dir(tmp_path: Path) -> Path:
+    return make_pairs(tmp_path / "lol", "low", "high", ["1", "2", "10"], size=(22, 30))

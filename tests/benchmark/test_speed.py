@@ -1,0 +1,98 @@
+"""Speed runner on the CPU with tiny models: fields present and positive (no timing assertions)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mirnet_cli.benchmark.report import format_speed_table
+from mirnet_cli.benchmark.speed import count_flops, count_parameters, load_reference_model, run_speed
+from mirnet_cli.errors import MirnetError
+from tests.benchmark.conftest import TinyConv
+
+
+def test_speed_fields_cpu_tiny_conv():
+    res = run_speed(
+        TinyConv(),
+        sizes=[32, 16],
+        repeats=2,
+        warmup=1,
+        device="cpu",
+        precision="fp32",
+        large_mp=0.005,
+        progress=False,
+    )
+    assert res["device"] == "cpu" and res["precision"] == "float32"
+    assert res["parameters"] == 3 * 3 * 3 * 3 + 3
+    assert [r["height"] for r in res["sizes"]] == [32, 16]
+    for r in res["sizes"]:
+        for key in (
+            "median_s",
+            "min_s",
+            "mean_s",
+            "megapixels_per_s",
+            "gflops",
+            "achieved_gflops_per_s",
+            "peak_memory_mib",
+        ):
+            assert r[key] > 0, key
+        assert "memory_increase_mib" in r and r["memory_kind"] == "process_rss"
+    # conv 3->3, 3x3 kernel: 2 * 27 * 3 FLOPs per output pixel
+    assert res["sizes"][0]["gflops"] == pytest.approx(2 * 27 * 3 * 32 * 32 / 1e9)
+    large = res["large"]
+    assert large["megapixels"] == pytest.approx(0.005, rel=0.05) and large["seconds"] > 0
+    assert res["reference"] is None
+    text = format_speed_table(res)
+    assert "32x32" in text and "large photo" in text
+
+
+def test_speed_tiny_mirnet_v2_and_reference_message():
+    from mirnet_cli import build_model
+
+    model = build_model("mirnet_v2", n_feat=16, n_MRB=1)
+    res = run_speed(
+        model,
+        sizes=[32],
+        repeats=1,
+        warmup=0,
+        device="cpu",
+        precision="fp32",
+        large_mp=0,
+        reference=True,
+        progress=False,
+    )
+    assert res["parameters"] == count_parameters(model) > 0
+    assert res["large"] is None
+    ref = res["reference"]
+    try:
+        import spandrel_extra_arches  # noqa: F401
+    except ImportError:
+        assert ref["available"] is False and "not installed" in ref["message"]
+        assert "reference: spandrel_extra_arches is not installed" in format_speed_table(res)
+    else:  # pragma: no cover - optional package
+        assert ref["available"] and ref["sizes"][0]["ratio"] > 0
+    assert (
+        next(model.parameters()).dtype.is_floating_point
+        and next(model.parameters()).dtype == __import__("torch").float32
+    )
+
+
+def test_reference_only_for_v2():
+    model, message = load_reference_model(TinyConv())
+    assert model is None and "MIRNet-v2" in message
+
+
+def test_count_flops_and_bad_sizes():
+    import torch
+
+    assert count_flops(TinyConv(), torch.zeros(1, 3, 8, 8)) == 2 * 27 * 3 * 64
+    with pytest.raises(MirnetError, match="multiple of 4"):
+        run_speed(TinyConv(), sizes=[30], repeats=1, warmup=0, device="cpu", large_mp=0, progress=False)
+    with pytest.raises(ValueError):
+        run_speed(TinyConv(), sizes=[32], repeats=0, device="cpu", large_mp=0, progress=False)
+    assert math.isfinite(
+        run_speed(TinyConv(), sizes=[4], repeats=1, warmup=0, device="cpu", large_mp=0, progress=False)[
+            "sizes"
+        ][0]["median_s"]
+    )
