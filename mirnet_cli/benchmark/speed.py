@@ -8,8 +8,10 @@ Per size ``s`` (input ``[1, C, s, s]`` on the device, in the compute dtype):
 * throughput ``MP/s = s² / 10⁶ / median``;
 * peak memory: CUDA ``max_memory_allocated`` during one pass (and the increase over what was allocated
   before it); CPU: peak resident set size sampled every few ms during one pass (and its increase);
-* FLOPs of one forward pass from ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add counts 2),
-  and the achieved ``GFLOP/s = FLOPs / median``;
+* FLOPs of one forward pass from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix
+  products; a multiply-add counts 2, element-wise ops are not counted), and the achieved
+  ``GFLOP/s = FLOPs / median``. Papers usually quote multiply-adds as "FLOPs": MIRNet-v2's "140 G" at 256×256
+  is 279 GFLOPs here;
 * parameters: unique tensors only (``model.parameters()`` de-duplicates shared weights, e.g. MIRNet v1's
   shared DAU columns and PReLU).
 
@@ -22,6 +24,7 @@ with the same weights on the same inputs, when that package is installed.
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 import threading
@@ -255,7 +258,9 @@ def run_speed(
     channels = int(
         getattr(model, "in_channels", None) or (getattr(model, "config", {}) or {}).get("inp_channels", 3)
     )
-    model = model.to(dev, dtype).eval()
+    source_model = model
+    # Time a converted copy: the caller's model (reused for quality runs and the engine) is left as it was.
+    model = copy.deepcopy(model).to(dev, dtype).eval()
 
     result: dict[str, Any] = {
         "model": model_name
@@ -276,21 +281,18 @@ def run_speed(
         say(f"timing {s}x{s} ...")
         result["sizes"].append(_bench_size(model, s, channels, dev, dtype, repeats, warmup, flops=True))
 
-    # The engine (large photo) and any later quality run expect the float32 model; it was cast in place.
-    model.float()
     if large_mp and large_mp > 0:
         result["large"] = _bench_large(
-            model, large_mp, channels, device, precision, tile, tile_overlap, dev, say
+            source_model, large_mp, channels, device, precision, tile, tile_overlap, dev, say
         )
 
     if reference:
-        ref_model, message = load_reference_model(model)
+        ref_model, message = load_reference_model(source_model)
         if ref_model is None:
             result["reference"] = {"available": False, "message": message}
             say(f"reference: {message}")
         else:
             ref_model = ref_model.to(dev, dtype).eval()
-            model.to(dtype)
             rows = []
             for ours in result["sizes"]:
                 s = ours["height"]
@@ -308,7 +310,6 @@ def run_speed(
                     }
                 )
             result["reference"] = {"available": True, "implementation": message, "sizes": rows}
-            model.float()
     return result
 
 

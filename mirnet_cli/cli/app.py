@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from .._version import __version__
+from .commands import benchmark as benchmark_cmd
 from .commands import deblur as deblur_cmd
 from .commands import denoise as denoise_cmd
 from .commands import enhance as enhance_cmd
@@ -39,6 +40,18 @@ def _root(
     ),
 ) -> None:
     """Restore photos with MIRNet / MIRNet-v2."""
+    _one_line_warnings()
+
+
+def _one_line_warnings() -> None:
+    """Show library warnings (device fallback, fp32 recompute, lossy output format) as one plain line."""
+    import sys
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
 
 
 app.command("denoise")(denoise_cmd.denoise)
@@ -46,6 +59,7 @@ app.command("enhance")(enhance_cmd.enhance)
 app.command("super-resolve")(super_resolve_cmd.super_resolve)
 app.command("deblur")(deblur_cmd.deblur)
 app.command("restore")(restore_cmd.restore)
+app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("models")(models_cmd.models)
 app.command("download")(models_cmd.download)
 

@@ -61,7 +61,9 @@ def _mps_available() -> bool:
 
 
 def _fallback(requested: str, reason: str) -> torch.device:
-    warnings.warn(f"{reason}; running on the CPU (requested device: {requested})", DeviceFallbackWarning, stacklevel=3)
+    warnings.warn(
+        f"{reason}; running on the CPU (requested device: {requested})", DeviceFallbackWarning, stacklevel=3
+    )
     return torch.device("cpu")
 
 

@@ -208,8 +208,12 @@ class InferenceEngine:
     ):
         self.device = resolve_device(device)
         if _unchecked_precision:
-            self.dtype = {"auto": torch.float32, "fp32": torch.float32, "fp16": torch.float16,
-                          "bf16": torch.bfloat16}[parse_precision(precision)]
+            self.dtype = {
+                "auto": torch.float32,
+                "fp32": torch.float32,
+                "fp16": torch.float16,
+                "bf16": torch.bfloat16,
+            }[parse_precision(precision)]
         else:
             self.dtype = resolve_precision(precision, self.device, supports_half=_supports_half(model))
         self.size_multiple = max(1, int(getattr(model, "size_multiple", 1) or 1))
@@ -225,7 +229,11 @@ class InferenceEngine:
         self._fp32: nn.Module | None = None
         self._warned_fp32 = False
         self.stats: dict[str, Any] = {
-            "tiles": 0, "fp32_fallbacks": 0, "oom_retries": 0, "tile_size": 0, "tile_overlap": 0,
+            "tiles": 0,
+            "fp32_fallbacks": 0,
+            "oom_retries": 0,
+            "tile_size": 0,
+            "tile_overlap": 0,
         }
 
     # ------------------------------------------------------------------ configuration helpers
@@ -239,7 +247,9 @@ class InferenceEngine:
             if text == "auto":
                 return "auto"
             if not text.lstrip("-").isdigit():
-                raise MirnetError(f"invalid tile size {tile!r}; use auto, 0 (whole image) or a number of pixels")
+                raise MirnetError(
+                    f"invalid tile size {tile!r}; use auto, 0 (whole image) or a number of pixels"
+                )
             tile = int(text)
         tile = int(tile)
         if tile < 0:
@@ -327,8 +337,9 @@ class InferenceEngine:
         windows: dict[tuple[bool, bool, bool, bool], torch.Tensor] = {}
         acc: TileAccumulator | None = None
         total = len(ys) * len(xs)
-        with tqdm(total=total, desc="tiles", unit="tile", leave=False,
-                  disable=not (self.progress and total > 1)) as bar:
+        with tqdm(
+            total=total, desc="tiles", unit="tile", leave=False, disable=not (self.progress and total > 1)
+        ) as bar:
             for y in ys:
                 for x in xs:
                     out = self._forward(xp[..., y : y + th, x : x + tw])
@@ -337,7 +348,9 @@ class InferenceEngine:
                     edges = (y > 0, y + th < height, x > 0, x + tw < width)
                     if edges not in windows:
                         top, bottom, left, right = edges
-                        windows[edges] = blend_window(th, tw, overlap, top=top, bottom=bottom, left=left, right=right)
+                        windows[edges] = blend_window(
+                            th, tw, overlap, top=top, bottom=bottom, left=left, right=right
+                        )
                     acc.add(out, y, x, windows[edges])
                     bar.update(1)
         assert acc is not None
@@ -383,7 +396,12 @@ class InferenceEngine:
                 self.stats["oom_retries"] += 1
         finally:
             self.model.train(was_training)
-        return crop_padding(out, pads)
+        result = crop_padding(out, pads)
+        # Tensors made under inference_mode refuse in-place updates later (e.g. the caller's clamp_);
+        # a clone outside it is a normal tensor (and drops the padding's memory).
+        if result.is_inference() or any(pads):
+            result = result.clone()
+        return result
 
     __call__ = run
 

@@ -103,7 +103,9 @@ def plan_tiles(length: int, tile: int, overlap: int, multiple: int = 1) -> list[
         n += 1  # rounding widened a step beyond the overlap; use one more tile
 
 
-def edge_ramp(size: int, overlap: int, ramp_start: bool, ramp_end: bool, margin: int | None = None) -> torch.Tensor:
+def edge_ramp(
+    size: int, overlap: int, ramp_start: bool, ramp_end: bool, margin: int | None = None
+) -> torch.Tensor:
     """1-D blending profile of length ``size`` (float32).
 
     At an edge with a ramp, with distance ``i`` from the edge (0 at the outermost pixel), margin

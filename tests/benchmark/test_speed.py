@@ -96,3 +96,17 @@ def test_count_flops_and_bad_sizes():
             "sizes"
         ][0]["median_s"]
     )
+
+
+def test_mirnet_v2_flops_match_paper_140g_macs():
+    # MIRNet-v2 paper: 5.9 M parameters and 140 G "FLOPs" (multiply-adds) at 256x256; FlopCounterMode counts
+    # 2 FLOPs per multiply-add. Counted on the meta device: shapes only, no arithmetic.
+    import torch
+
+    from mirnet_cli import build_model
+
+    with torch.device("meta"):
+        model = build_model("mirnet_v2")
+    assert count_parameters(model) == 5_858_560
+    gmacs = count_flops(model, torch.empty(1, 3, 256, 256, device="meta")) / 2 / 1e9
+    assert gmacs == pytest.approx(140, abs=1.0)

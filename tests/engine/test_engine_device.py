@@ -46,7 +46,8 @@ def test_auto_prefers_cuda_then_mps(monkeypatch, one_gpu):
 
 
 @pytest.mark.parametrize(
-    ("spec", "reason"), [("cuda", "CUDA is not available"), ("cuda:1", "CUDA is not available"), ("mps", "MPS")]
+    ("spec", "reason"),
+    [("cuda", "CUDA is not available"), ("cuda:1", "CUDA is not available"), ("mps", "MPS")],
 )
 def test_unavailable_device_falls_back_with_one_warning(no_gpu, spec, reason):
     with warnings.catch_warnings(record=True) as caught:
