@@ -209,32 +209,17 @@ def _rgb3(arr: np.ndarray, path: Path) -> np.ndarray:
 def load_rgb(path: str | Path) -> np.ndarray:
     """Read an image file as ``H×W×3`` float32 RGB in [0, 1], keeping 16-bit precision.
 
-    Uses :func:`mirnet_cli.io.images.read_image` when available (EXIF orientation, many formats), otherwise
-    OpenCV ``IMREAD_UNCHANGED`` (BGR→RGB, 8/16-bit aware) like the authors' loaders.
+    Goes through :func:`mirnet_cli.io.images.read_image` (stored sample values scaled by 255 or 65535, EXIF
+    orientation applied, alpha dropped), which matches the authors' ``cv2.imread`` + BGR→RGB + ``/255``
+    (``/65535`` for 16-bit) loaders.
 
     Raises:
         ImageReadError: missing, unreadable or unsupported file.
     """
+    from ..io.images import read_image
+
     path = Path(path)
-    try:
-        from ..io.images import read_image  # written by the io helper; optional here
-    except ImportError:  # pragma: no cover - only while the io module is absent
-        read_image = None
-    if read_image is not None:
-        img = read_image(path)
-        return _rgb3(np.asarray(img.pixels, dtype=np.float32), path)
-
-    import cv2  # pragma: no cover
-
-    if not path.is_file():  # pragma: no cover
-        raise ImageReadError(path, "file not found")
-    data = np.fromfile(str(path), dtype=np.uint8)  # pragma: no cover
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # pragma: no cover
-    if arr is None:  # pragma: no cover
-        raise ImageReadError(path, "not a readable image")
-    if arr.ndim == 3:  # pragma: no cover
-        arr = arr[..., [2, 1, 0, 3][: arr.shape[-1]]] if arr.shape[-1] in (3, 4) else arr
-    return _rgb3(_to_float(arr, path), path)  # pragma: no cover
+    return _rgb3(np.asarray(read_image(path).pixels, dtype=np.float32), path)
 
 
 def upsample_bicubic(img: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -811,6 +796,10 @@ def load_dataset(
     if key == "dpdd":
         return dpdd_dataset(data_dir)
     if key == "folder":
+        if scale is None and task:
+            # "--task super-resolve:x4" implies the SR protocol with scale 4.
+            m = re.fullmatch(r"super-resolve:x(\d+)", task.strip().lower())
+            scale = int(m.group(1)) if m else None
         return folder_dataset(
             input_dir if input_dir is not None else data_dir, target_dir, scale=scale, task=task
         )

@@ -175,7 +175,7 @@ def format_speed_table(result: dict[str, Any]) -> str:
     large = result.get("large")
     if large:
         lines.append(
-            f"large photo {large['width']}x{large['height']} ({large['megapixels']:.1f} MP) through the engine: "
+            f"large photo {large['width']}x{large['height']} ({large['megapixels']:.2f} MP) through the engine: "
             f"{large['seconds']:.2f} s, peak {large.get('peak_memory_mib') or 0:.0f} MiB"
         )
     ref = result.get("reference")

@@ -330,7 +330,7 @@ def _bench_large(
 
     height = max(4, int(round(math.sqrt(large_mp * 1e6 * 3 / 4))))
     width = max(4, int(round(height * 4 / 3)))
-    say(f"running a {width}x{height} ({width * height / 1e6:.1f} MP) synthetic photo through the engine ...")
+    say(f"running a {width}x{height} ({width * height / 1e6:.2f} MP) synthetic photo through the engine ...")
     # A smooth gradient plus noise: content does not change the cost, but keeps values photo-like.
     gen = torch.Generator().manual_seed(0)
     yy = torch.linspace(0, 1, height).view(1, 1, height, 1)

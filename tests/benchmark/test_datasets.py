@@ -231,6 +231,10 @@ def test_folder_adapter(tmp_path):
     assert only.samples[0].target is None and not only.protocol.has_targets
     with pytest.raises(MirnetError, match="--input-dir"):
         load_dataset("folder")
+    sr = load_dataset(
+        "folder", input_dir=tmp_path / "in", target_dir=tmp_path / "gt", task="super-resolve:x2"
+    )
+    assert sr.protocol.scale == 2 and sr.protocol.color == "y"
 
 
 def test_real_shared_layouts():
