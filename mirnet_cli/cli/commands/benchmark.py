@@ -101,6 +101,12 @@ def benchmark(
         "-m",
         help="Registry name; or an architecture (mirnet, mirnet_v2) with random weights for --speed only.",
     ),
+    baseline: str | None = typer.Option(
+        None,
+        "--baseline",
+        help="Score a classical baseline instead of a network: identity, nlmeans (OpenCV non-local means) or "
+        "clahe-gamma (low light).",
+    ),
     scale: int | None = typer.Option(None, "--scale", help="Super-resolution factor (realsr / folder)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: str = typer.Option("auto", "--precision", help="auto, fp32, fp16 or bf16."),
@@ -172,7 +178,12 @@ def benchmark(
         net = None
         label = None
         entry = None
-        if weights is not None:
+        if baseline is not None:
+            from ...benchmark.baselines import make_baseline
+
+            net, label, source = make_baseline(baseline), f"baseline:{baseline}", None
+            precision, tile_value = "fp32", 0
+        elif weights is not None:
             source = weights
         elif model is not None and model.lower().replace("-", "_") in _ARCHITECTURES:
             if ds is not None:
