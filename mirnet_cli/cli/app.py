@@ -17,6 +17,7 @@ from .commands import enhance as enhance_cmd
 from .commands import models as models_cmd
 from .commands import restore as restore_cmd
 from .commands import super_resolve as super_resolve_cmd
+from .commands import train as train_cmd
 
 app = typer.Typer(
     name="mirnet",
@@ -59,6 +60,7 @@ app.command("enhance")(enhance_cmd.enhance)
 app.command("super-resolve")(super_resolve_cmd.super_resolve)
 app.command("deblur")(deblur_cmd.deblur)
 app.command("restore")(restore_cmd.restore)
+app.command("train")(train_cmd.train)
 app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("models")(models_cmd.models)
 app.command("download")(models_cmd.download)

@@ -324,10 +324,13 @@ def load_model(source: str | Path, device: str | torch.device = "cpu") -> nn.Mod
     local = Path(str(source)).expanduser()
     if not local.exists():
         # registry / cache / network; imported here so the local-path path stays light
-        from .registry import load_registry
+        from .registry import RegistryError, load_registry
         from .sources import fetch
 
-        entry = load_registry().get(str(source))
+        try:
+            entry = load_registry().get(str(source))
+        except RegistryError:  # no registry (e.g. a bare wheel): hf:// and URLs still work
+            entry = None
         if entry is not None:
             hint = {"architecture": entry.architecture, "config": entry.config}
         local = fetch(entry if entry is not None else str(source))

@@ -55,16 +55,16 @@ def models(
 
 def download(
     tasks: list[str] | None = typer.Argument(
-        None, help="Task keys (denoise, deblur, enhance:lowlight, super-resolve:x4, enhance, …) or model names."
+        None, metavar="TASK_OR_NAME", show_default=False, help="Task keys (denoise, deblur, enhance:lowlight, super-resolve:x4, enhance, …) or model names."
     ),
     all_: bool = typer.Option(False, "--all", help="Fetch every checkpoint that can be downloaded automatically."),
     force: bool = typer.Option(False, "--force", help="Download again even when cached."),
 ) -> None:
     """Download checkpoints into the cache so later runs work offline.
 
-    A task key fetches its default checkpoint(s); a model name fetches that checkpoint. Checkpoints that are only
-    on Google Drive (MIRNet v1) cannot be fetched automatically: naming one prints where to get it and makes the
-    command exit 1; with --all they are listed as skipped.
+    A task key fetches its default checkpoint(s); a model name fetches that checkpoint.
+
+    MIRNet v1 checkpoints live on Google Drive only: naming one prints where to get it (exit 1); --all skips them.
     """
     from ...errors import MirnetError
     from ...loading.registry import entries_for_task, known_task_keys, load_registry
