@@ -81,6 +81,7 @@ class CheckpointEntry:
     bundled: str | None = None
     default_for: tuple[str, ...] = ()
     priority: str = "official"
+    provenance: dict[str, Any] | None = None  # how a bundled model was made: command, data, licences, metrics
     registry_dir: Path | None = field(default=None, compare=False)
 
     @property
@@ -220,6 +221,7 @@ def _parse_entry(raw: Any, index: int, file: Path) -> CheckpointEntry:
     check("config", dict, "an object")
     check("paper_metrics", dict, "an object")
     check("manual_download", dict, "an object")
+    check("provenance", dict, "an object")
     check("sources", list, "a list")
     check("default_for", list, "a list")
     check("scale", int, "an integer")
