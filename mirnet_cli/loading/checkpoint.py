@@ -241,8 +241,9 @@ def read_config_file(path: str | Path) -> tuple[str, dict[str, Any], dict[str, A
     elif isinstance(doc.get("constructor_config"), Mapping):
         cfg = dict(doc["constructor_config"])
     else:
-        from ..models import ARCHITECTURES
         import inspect
+
+        from ..models import ARCHITECTURES
 
         allowed = set(inspect.signature(ARCHITECTURES[arch].__init__).parameters)
         cfg = {k: v for k, v in doc.items() if k in allowed}

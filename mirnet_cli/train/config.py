@@ -9,10 +9,11 @@ this tool scales to the run's length.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ..errors import MirnetError
 

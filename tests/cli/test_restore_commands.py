@@ -20,10 +20,10 @@ GOLDEN_V2 = FIXTURES / "golden" / "v2_nfeat16" / "weights.safetensors"
 
 @pytest.fixture(scope="module")
 def dual_pixel_weights(tmp_path_factory):
+    import torch
+
     from mirnet_cli import build_model
     from mirnet_cli.loading.checkpoint import save_pretrained
-
-    import torch
 
     torch.manual_seed(0)
     model = build_model("mirnet_v2", n_feat=16, n_MRB=1, inp_channels=6, task="defocus_deblurring")

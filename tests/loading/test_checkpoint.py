@@ -112,7 +112,7 @@ def test_export_round_trip_v2(tmp_path, golden_v2):
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
     again = load_model(folder)
     assert again.config == golden_v2.config
-    assert all(torch.equal(a, b) for a, b in zip(golden_v2.state_dict().values(), again.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(golden_v2.state_dict().values(), again.state_dict().values(), strict=True))
     assert again.card["task"] == "denoise"
 
 

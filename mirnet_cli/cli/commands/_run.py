@@ -25,23 +25,23 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def load_for_task(spec, *, weights, model, arch, device, precision, tile, tile_overlap, quiet):
+def load_for_task(spec, opts, *, arch: str | None = None):
     """Choose, load and wrap the model in an engine. Raises MirnetError with a readable message."""
     from ...engine.inference import InferenceEngine
     from ...errors import MirnetError
     from ...loading.checkpoint import load_model
     from ...restore.selection import choose_weights
 
-    choice = choose_weights(spec.key, weights=weights, model=model, arch=arch)
-    if choice.notice and not quiet:
+    choice = choose_weights(spec.key, weights=opts.weights, model=opts.model, arch=arch)
+    if choice.notice and not opts.quiet:
         typer.echo(f"note: {choice.notice}", err=True)
     net = load_model(choice.source)
     wants = 6 if spec.dual_pixel else 3
     if net.in_channels != wants:
         raise MirnetError(f"{choice.source}: this model takes {net.in_channels} input channels but "
                           f"`{spec.label}` feeds it {wants}")
-    engine = InferenceEngine(net, device=device, precision=precision, tile=parse_tile(tile),
-                             tile_overlap=tile_overlap, progress=not quiet)
+    engine = InferenceEngine(net, device=opts.device, precision=opts.precision, tile=parse_tile(opts.tile),
+                             tile_overlap=opts.tile_overlap, progress=not opts.quiet)
     return choice, net, engine
 
 
@@ -54,44 +54,34 @@ def finish(summary, *, json_out: bool, quiet: bool) -> None:
     raise typer.Exit(summary.exit_code)
 
 
-def run_restore(spec, paths: list[Path], *, output, suffix, ext, jpeg_quality, device, precision, tile,
-                tile_overlap, weights, model, recursive, overwrite, keep_going, quiet, json_out,
-                arch: str | None = None) -> None:
-    """Restore single images (denoise, enhance, super-resolve, restore)."""
+def run_restore(spec, paths: list[Path], opts, *, arch: str | None = None) -> None:
+    """Restore single images (denoise, enhance, super-resolve, restore) with the shared ``opts``."""
     import time
 
     from ...errors import MirnetError
     from ...io.discovery import default_output_dir, find_inputs, plan_outputs
-    from ...restore.batch import Summary, run_images
+    from ...restore.batch import Reporter, Summary, run_images
 
     start = time.perf_counter()
     try:
         if not paths:
             raise MirnetError("no input given")
-        out_dir = output if output is not None else default_output_dir(paths[0], spec.label)
-        items = find_inputs(paths, recursive=recursive, exclude_dirs=[out_dir])
+        out_dir = opts.output if opts.output is not None else default_output_dir(paths[0], spec.label)
+        items = find_inputs(paths, recursive=opts.recursive, exclude_dirs=[out_dir])
         if not items:
             raise MirnetError(f"no images found in {', '.join(map(str, paths))}"
-                              + ("" if recursive else " (use --recursive for sub-folders)"))
-        plan = [(item.path, out) for item, out in plan_outputs(items, out_dir, suffix, ext)]
-        choice, net, engine = load_for_task(spec, weights=weights, model=model, arch=arch, device=device,
-                                            precision=precision, tile=tile, tile_overlap=tile_overlap,
-                                            quiet=quiet)
+                              + ("" if opts.recursive else " (use --recursive for sub-folders)"))
+        plan = [(item.path, out) for item, out in plan_outputs(items, out_dir, opts.suffix, opts.ext)]
+        choice, net, engine = load_for_task(spec, opts, arch=arch)
     except MirnetError as exc:
         raise fail(str(exc)) from None
     summary = Summary(model=choice.registry_name or str(choice.source), device=str(engine.device),
                       precision=str(engine.dtype).replace("torch.", ""))
-    if not quiet:
+    if not opts.quiet:
         typer.echo(f"{len(plan)} image(s) → {out_dir}  [model {summary.model}, {summary.device}, "
                    f"{summary.precision}]", err=True)
-    run_images(spec, engine, plan, overwrite=overwrite, fail_fast=not keep_going, jpeg_quality=jpeg_quality,
-               summary=summary, reporter=_reporter(len(plan), quiet))
+    run_images(spec, engine, plan, overwrite=opts.overwrite, fail_fast=not opts.keep_going,
+               jpeg_quality=opts.jpeg_quality, summary=summary, reporter=Reporter(len(plan), quiet=opts.quiet))
     summary.seconds = time.perf_counter() - start
-    finish(summary, json_out=json_out, quiet=quiet)
-
-
-def _reporter(total: int, quiet: bool):
-    from ...restore.batch import Reporter
-
-    return Reporter(total, quiet=quiet)
+    finish(summary, json_out=opts.json_out, quiet=opts.quiet)
 

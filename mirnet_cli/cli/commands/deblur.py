@@ -4,38 +4,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ._options import (
-    Device, Ext, JpegQuality, JsonOut, KeepGoing, Model, Output, Overwrite, Precision, Quiet, Recursive,
-    Suffix, Tile, TileOverlap, Weights,
-)
+from ._options import CommonOptions, with_common_options
 from ._run import fail, finish, load_for_task
 
 
+@with_common_options
 def deblur(
-    folders: Annotated[Optional[list[Path]], typer.Argument(
+    folders: Annotated[list[Path] | None, typer.Argument(
         help="Folders holding view pairs: DPDD layout inputL/ + inputR/, or *_L.* / *_R.* files.",
         show_default=False)] = None,
-    left: Annotated[Optional[Path], typer.Option(help="Left dual-pixel view (with --right).")] = None,
-    right: Annotated[Optional[Path], typer.Option(help="Right dual-pixel view (with --left).")] = None,
-    output: Output = None,
-    suffix: Suffix = "",
-    ext: Ext = "same",
-    jpeg_quality: JpegQuality = 95,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    tile: Tile = "auto",
-    tile_overlap: TileOverlap = 32,
-    weights: Weights = None,
-    model: Model = None,
-    recursive: Recursive = False,
-    overwrite: Overwrite = False,
-    keep_going: KeepGoing = True,
-    quiet: Quiet = False,
-    json_out: JsonOut = False,
+    left: Annotated[Path | None, typer.Option(help="Left dual-pixel view (with --right).")] = None,
+    right: Annotated[Path | None, typer.Option(help="Right dual-pixel view (with --left).")] = None,
+    *,
+    opts: CommonOptions,
 ) -> None:
     """Remove defocus blur using the two dual-pixel views of a photo (MIRNet-v2 DPDD model).
 
@@ -66,23 +51,21 @@ def deblur(
         if not folders and left is None:
             raise MirnetError("give --left L --right R, or a folder of view pairs")
         first = left if left is not None else folders[0]
-        out_dir = output if output is not None else default_output_dir(first, spec.label)
+        out_dir = opts.output if opts.output is not None else default_output_dir(first, spec.label)
         for folder in folders or []:
-            found, issues = find_dual_pixel_pairs(folder, recursive=recursive, exclude_dirs=[out_dir])
+            found, issues = find_dual_pixel_pairs(folder, recursive=opts.recursive, exclude_dirs=[out_dir])
             pairs += found
             problems += issues
         plan = []
         for pair in pairs:
-            out = output_path_for_pair(pair, out_dir, suffix, output_extension(pair.left, ext, None))
+            out = output_path_for_pair(pair, out_dir, opts.suffix, output_extension(pair.left, opts.ext, None))
             plan.append((pair.left, pair.right, out))
-        choice, net, engine = load_for_task(spec, weights=weights, model=model, arch=None, device=device,
-                                            precision=precision, tile=tile, tile_overlap=tile_overlap,
-                                            quiet=quiet)
+        choice, net, engine = load_for_task(spec, opts)
     except MirnetError as exc:
         raise fail(str(exc)) from None
     from ...restore.batch import ItemResult
 
-    reporter = Reporter(len(plan), quiet=quiet, desc="pairs")
+    reporter = Reporter(len(plan), quiet=opts.quiet, desc="pairs")
     for path, reason in problems:
         summary.results.append(ItemResult(str(path), "failed", None, f"{path}: {reason}"))
         reporter.problem(f"error: {path}: {reason}")
@@ -90,7 +73,7 @@ def deblur(
     summary.device, summary.precision = str(engine.device), str(engine.dtype).replace("torch.", "")
     if not plan and not problems:
         raise fail("no left/right view pairs found")
-    run_pairs(engine, plan, overwrite=overwrite, fail_fast=not keep_going, jpeg_quality=jpeg_quality,
-              summary=summary, reporter=reporter)
+    run_pairs(engine, plan, overwrite=opts.overwrite, fail_fast=not opts.keep_going,
+              jpeg_quality=opts.jpeg_quality, summary=summary, reporter=reporter)
     summary.seconds = time.perf_counter() - start
-    finish(summary, json_out=json_out, quiet=quiet)
+    finish(summary, json_out=opts.json_out, quiet=opts.quiet)

@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ._options import (
-    Device, Ext, JpegQuality, JsonOut, KeepGoing, Model, Output, Overwrite, Paths, Precision, Quiet, Recursive,
-    Suffix, Tile, TileOverlap, Weights,
-)
+from ._options import CommonOptions, Paths, with_common_options
 from ._run import run_restore
 
 
+@with_common_options
 def enhance(
     paths: Paths,
-    task: Annotated[str, typer.Option(help="lowlight (LoL-trained) or contrast (MIT-Adobe FiveK-trained).")] = "lowlight",
-    arch: Annotated[Optional[str], typer.Option(help="Restrict to mirnet_v2 or mirnet (v1).")] = None,
-    output: Output = None,
-    suffix: Suffix = "",
-    ext: Ext = "same",
-    jpeg_quality: JpegQuality = 95,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    tile: Tile = "auto",
-    tile_overlap: TileOverlap = 32,
-    weights: Weights = None,
-    model: Model = None,
-    recursive: Recursive = False,
-    overwrite: Overwrite = False,
-    keep_going: KeepGoing = True,
-    quiet: Quiet = False,
-    json_out: JsonOut = False,
+    task: Annotated[str, typer.Option(
+        help="lowlight (LoL-trained) or contrast (MIT-Adobe FiveK-trained).")] = "lowlight",
+    arch: Annotated[str | None, typer.Option(help="Restrict to mirnet_v2 or mirnet (v1).")] = None,
+    *,
+    opts: CommonOptions,
 ) -> None:
     """Brighten under-exposed photos (--task lowlight) or retouch tone and contrast (--task contrast).
 
@@ -43,6 +29,4 @@ def enhance(
         spec = task_for("enhance", task=task)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    run_restore(spec, paths, arch=arch, output=output, suffix=suffix, ext=ext, jpeg_quality=jpeg_quality, device=device, precision=precision,
-        tile=tile, tile_overlap=tile_overlap, weights=weights, model=model, recursive=recursive, overwrite=overwrite,
-        keep_going=keep_going, quiet=quiet, json_out=json_out)
+    run_restore(spec, paths, opts, arch=arch)

@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 
 def train(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a setting: key=value, e.g. model.n_feat=16, optim.lr=1e-4 (repeatable).")] = None,
-    arch: Annotated[Optional[str], typer.Option(help="mirnet_v2 (default) or mirnet.")] = None,
-    task: Annotated[Optional[str], typer.Option(help="Task key recorded in the export (denoise, oldphoto, …).")] = None,
-    train_dir: Annotated[Optional[Path], typer.Option(help="Paired folder (low/+high/, input/+target/, …), or "
+    arch: Annotated[str | None, typer.Option(help="mirnet_v2 (default) or mirnet.")] = None,
+    task: Annotated[str | None, typer.Option(help="Task key recorded in the export (denoise, oldphoto, …).")] = None,
+    train_dir: Annotated[Path | None, typer.Option(help="Paired folder (low/+high/, input/+target/, …), or "
                                                       "clean photos with --synthetic.")] = None,
-    val_dir: Annotated[Optional[Path], typer.Option(help="Validation folder, same layout as --train-dir.")] = None,
-    synthetic: Annotated[Optional[str], typer.Option(
+    val_dir: Annotated[Path | None, typer.Option(help="Validation folder, same layout as --train-dir.")] = None,
+    synthetic: Annotated[str | None, typer.Option(
         help="Degrade clean photos on the fly: denoise, lowlight, sr or oldphoto.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run folder: checkpoints, logs and the exported model.")] = None,
-    iters: Annotated[Optional[int], typer.Option(min=1, help="Total iterations (extend a finished run with --resume).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Fixed batch size.")] = None,
-    patch_size: Annotated[Optional[int], typer.Option(min=8, help="Fixed patch size (disables progressive patches).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Initial learning rate (cosine-annealed).")] = None,
-    checkpoint_every: Annotated[Optional[int], typer.Option(min=1)] = None,
-    val_every: Annotated[Optional[int], typer.Option(min=1)] = None,
-    keep_last: Annotated[Optional[int], typer.Option(min=1, help="Checkpoints kept besides best.pt.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
-    amp: Annotated[Optional[str], typer.Option(help="auto (fp16 on CUDA), fp16, bf16 or off.")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=0, help="DataLoader workers.")] = None,
-    seed: Annotated[Optional[int], typer.Option()] = None,
-    init: Annotated[Optional[str], typer.Option(help="Fine-tune from any checkpoint load_model accepts.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder: checkpoints, logs and the exported model.")] = None,
+    iters: Annotated[int | None, typer.Option(min=1, help="Total iterations (extend a finished run with --resume).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Fixed batch size.")] = None,
+    patch_size: Annotated[int | None, typer.Option(min=8, help="Fixed patch size (disables progressive patches).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Initial learning rate (cosine-annealed).")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(min=1)] = None,
+    val_every: Annotated[int | None, typer.Option(min=1)] = None,
+    keep_last: Annotated[int | None, typer.Option(min=1, help="Checkpoints kept besides best.pt.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    amp: Annotated[str | None, typer.Option(help="auto (fp16 on CUDA), fp16, bf16 or off.")] = None,
+    workers: Annotated[int | None, typer.Option(min=0, help="DataLoader workers.")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    init: Annotated[str | None, typer.Option(help="Fine-tune from any checkpoint load_model accepts.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
