@@ -2,14 +2,24 @@
 
 Files under ``OUT/``:
 
-* ``checkpoints/iter_XXXXXXXX.pt`` (the last ``keep_last``) and ``checkpoints/best.pt`` — model, optimiser,
-  AMP scaler, iteration and RNG states; readable with ``torch.load(weights_only=True)``;
-* ``log.jsonl`` and ``log.csv`` — one row per logged iteration and per validation;
+* ``checkpoints/iter_XXXXXXXX.pt`` (the last ``keep_last``) and ``checkpoints/best.pt`` (best validation PSNR) —
+  model, optimiser, AMP scaler, iteration, stage and RNG states; readable with ``torch.load(weights_only=True)``
+  (see :mod:`mirnet_cli.train.state`);
+* ``log.jsonl`` and ``log.csv`` — one row per logged iteration (``kind: train``, mean loss over the window) and
+  per validation (``kind: val``, PSNR/SSIM); a resumed run first drops the rows after its checkpoint, so the curve
+  continues without duplicates;
+* ``train_config.json`` — the resolved settings; ``samples/iter_XXXXXXXX/*.png`` when ``data.val_samples`` > 0;
 * ``model.safetensors`` + ``config.json`` — the exported model (``mirnet_cli.load_model(OUT)`` loads it).
 
-The learning rate is a pure function of the iteration, ``η(i) = η_min + ½(η₀ − η_min)(1 + cos(π i / T))``
-(cosine annealing over the run's ``T`` iterations), so ``--resume`` with a larger ``--iters`` simply continues
-on the longer schedule.
+Recipe: loss ``L = mean(√((ŷ − y)² + ε²))`` (Charbonnier, ε = 1e-3; ``optim.loss`` also offers l1/mse), Adam
+(β₁ 0.9, β₂ 0.999), learning rate ``η(i) = η_min + ½(η₀ − η_min)(1 + cos(π i / T))`` over the run's ``T``
+iterations. The lr is a pure function of the iteration, so ``--resume`` with a larger ``--iters`` continues on the
+longer schedule (which re-lays the cosine and the progressive stages over the new ``T``).
+
+Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m mirnet_cli train …`` — the process group comes from the
+environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``; NCCL on CUDA, Gloo on CPU), every rank trains on its own
+samples with batch ``batch`` (so the global batch is ``N × batch``), and only rank 0 validates, logs and writes.
+Resuming reads the checkpoint on every rank, so multi-node runs need ``--out`` on a shared file system.
 """
 
 from __future__ import annotations
@@ -20,9 +30,11 @@ import json
 import math
 import os
 import random
-import re
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,41 +44,88 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import MirnetError
-from .config import TrainConfig, config_json
+from .config import TrainConfig, TrainConfigError, config_json, copy_config
+from .state import (
+    FORMAT,
+    checkpoint_files,
+    get_rng_state,
+    latest_checkpoint,
+    load_training_state,
+    prune_checkpoints,
+    save_checkpoint,
+    set_rng_state,
+)
 
-CKPT_RE = re.compile(r"iter_(\d{8})\.pt$")
+__all__ = [
+    "Dist",
+    "RunLog",
+    "TrainingInterrupted",
+    "build_training_model",
+    "charbonnier",
+    "cosine_lr",
+    "latest_checkpoint",
+    "save_checkpoint",
+    "train",
+    "validate",
+]
+
+MAX_BAD_STEPS = 20  # consecutive non-finite losses/gradients before giving up
 
 
+class TrainingInterrupted(MirnetError):
+    """Ctrl-C / SIGTERM: a checkpoint was written and the run can continue with ``--resume``."""
+
+    def __init__(self, iteration: int, out: Path):
+        self.iteration, self.out = iteration, out
+        super().__init__(f"interrupted at iteration {iteration}; checkpoint written to {out}/checkpoints "
+                         "(continue with --resume)")
+
+
+# ------------------------------------------------------------------------------------------------ losses / lr
 def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    """Charbonnier loss ``mean(sqrt((x − y)² + ε²))`` (a smooth L1; MIRNet §4, ε = 1e-3)."""
+    """Charbonnier loss ``mean(√((x − y)² + ε²))``, a smooth L1 (MIRNet §4, ε = 1e-3)."""
     return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
 
 
+def _loss_fn(name: str, eps: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name == "l1":
+        return lambda p, t: (p - t).abs().mean()
+    if name == "mse":
+        return lambda p, t: ((p - t) ** 2).mean()
+    return lambda p, t: charbonnier(p, t, eps)
+
+
 def cosine_lr(iteration: int, total: int, lr: float, eta_min: float) -> float:
+    """``η(i) = η_min + ½(η₀ − η_min)(1 + cos(π·min(i, T)/T))`` for the 0-based iteration ``i`` of ``T``."""
     return eta_min + 0.5 * (lr - eta_min) * (1 + math.cos(math.pi * min(iteration, total) / max(total, 1)))
 
 
-# ------------------------------------------------------------------------------------------- distributed
+# ------------------------------------------------------------------------------------------------ distributed
 class Dist:
-    """Rank facts; a single process when not started by torchrun."""
+    """Rank facts; a single process when not started by ``torchrun`` (``WORLD_SIZE`` unset or 1)."""
 
     def __init__(self, device_spec: str):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        from ..engine.device import resolve_device
-
+        self.world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        self.rank = int(os.environ.get("RANK", "0") or 0)
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0") or 0)
+        self.started_group = False
+        spec = (device_spec or "auto").strip().lower()
         if self.world > 1:
-            cuda = torch.cuda.is_available() and device_spec in ("auto", "cuda") or device_spec.startswith("cuda")
-            if cuda:
+            use_cuda = spec.startswith("cuda") or (spec == "auto" and torch.cuda.is_available())
+            if use_cuda:
+                if not torch.cuda.is_available():
+                    raise MirnetError("--device cuda was requested but CUDA is not available on this node")
                 torch.cuda.set_device(self.local_rank)
                 self.device = torch.device("cuda", self.local_rank)
             else:
                 self.device = torch.device("cpu")
             if not dist.is_initialized():
-                dist.init_process_group("nccl" if cuda else "gloo")
+                dist.init_process_group("nccl" if use_cuda else "gloo", init_method="env://")
+                self.started_group = True
         else:
-            self.device = resolve_device(device_spec)
+            from ..engine.device import resolve_device
+
+            self.device = resolve_device(spec)
 
     @property
     def main(self) -> bool:
@@ -74,246 +133,440 @@ class Dist:
 
     def barrier(self) -> None:
         if self.world > 1:
-            dist.barrier()
+            if self.device.type == "cuda":
+                dist.barrier(device_ids=[self.local_rank])
+            else:
+                dist.barrier()
+
+    def mean(self, value: float) -> float:
+        """Mean of ``value`` over the ranks (every rank must call it)."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return float(t.item()) / self.world
 
     def close(self) -> None:
-        if self.world > 1 and dist.is_initialized():
+        if self.started_group and dist.is_initialized():
             dist.destroy_process_group()
 
 
-# ------------------------------------------------------------------------------------------- checkpoints
-def _rng_state() -> dict[str, Any]:
-    version, state, gauss = random.getstate()
-    return {"torch": torch.get_rng_state(), "python": [version, list(state), gauss],
-            "numpy": np.random.get_state()[1].tolist()}
-
-
-def _set_rng_state(st: dict[str, Any]) -> None:
-    torch.set_rng_state(st["torch"])
-    version, state, gauss = st["python"]
-    random.setstate((version, tuple(state), gauss))
-    np.random.set_state(("MT19937", np.array(st["numpy"], dtype=np.uint32), 624, 0, 0.0))
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+# ------------------------------------------------------------------------------------------------ logging
+def _atomic_text(path: Path, text: str) -> None:
     from ..io.atomic import atomic_write_bytes
 
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def latest_checkpoint(out: Path) -> Path | None:
-    found = sorted(p for p in (out / "checkpoints").glob("iter_*.pt") if CKPT_RE.search(p.name))
-    return found[-1] if found else None
-
-
-def _prune(out: Path, keep: int) -> None:
-    found = sorted(p for p in (out / "checkpoints").glob("iter_*.pt") if CKPT_RE.search(p.name))
-    for old in found[: max(0, len(found) - max(keep, 1))]:
-        old.unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------------------------------- logging
 class RunLog:
-    """Append-only JSONL + CSV logs (rank 0 only)."""
+    """``log.jsonl`` + ``log.csv`` (rank 0 only). Rows are appended and flushed as they come."""
 
     FIELDS = ["kind", "iteration", "loss", "lr", "patch", "batch", "seconds", "psnr", "ssim"]
 
     def __init__(self, out: Path, enabled: bool):
         self.enabled = enabled
         self.jsonl, self.csv = out / "log.jsonl", out / "log.csv"
-        if enabled and not self.csv.exists():
-            with self.csv.open("w", newline="") as fh:
-                csv.writer(fh).writerow(self.FIELDS)
+
+    def truncate_after(self, iteration: int) -> None:
+        """Drop rows logged after ``iteration`` (work a killed run did past its last checkpoint)."""
+        if not self.enabled:
+            return
+        rows = []
+        if self.jsonl.exists():
+            for line in self.jsonl.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by SIGKILL
+                    continue
+                if int(row.get("iteration", 0)) <= iteration:
+                    rows.append(row)
+        _atomic_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows))
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(self.FIELDS)
+        for r in rows:
+            writer.writerow([r.get(k, "") for k in self.FIELDS])
+        _atomic_text(self.csv, buf.getvalue())
 
     def write(self, **row: Any) -> None:
         if not self.enabled:
             return
-        with self.jsonl.open("a") as fh:
+        with self.jsonl.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
-        with self.csv.open("a", newline="") as fh:
+        with self.csv.open("a", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerow([row.get(k, "") for k in self.FIELDS])
 
 
-# ------------------------------------------------------------------------------------------- model
+# ------------------------------------------------------------------------------------------------ model
 def build_training_model(cfg: TrainConfig) -> nn.Module:
-    from ..models import build_model
+    """The network to train: ``build_model(cfg.arch, **cfg.model)``, or the ``cfg.init`` checkpoint to fine-tune.
+
+    With ``init`` the architecture and constructor arguments come from the checkpoint; explicit ``model.*``
+    settings must agree with them (a different width cannot reuse the weights). ``cfg.arch``/``cfg.model`` are
+    updated to what was built.
+    """
+    from ..models import build_model, canonical_architecture
 
     if cfg.init:
         from ..loading.checkpoint import load_model
 
         model = load_model(cfg.init)
-        cfg.arch, cfg.model = model.architecture, dict(model.config)
+        loaded = dict(model.config)
+        clash = {k: v for k, v in cfg.model.items() if k not in loaded or loaded[k] != v}
+        if clash:
+            raise TrainConfigError(f"--init {cfg.init} is a {model.architecture} with "
+                                   f"{', '.join(f'{k}={loaded.get(k)!r}' for k in clash)}; it cannot be trained as "
+                                   f"{', '.join(f'{k}={v!r}' for k, v in clash.items())} (drop those model.* settings)")
+        cfg.arch, cfg.model = model.architecture, loaded
         return model.train()
-    if cfg.data.synthetic is None and not cfg.model:
-        cfg.model = {}
-    return build_model(cfg.arch, **cfg.model).train()
+    try:
+        return build_model(canonical_architecture(cfg.arch), **cfg.model).train()
+    except (TypeError, ValueError) as exc:
+        raise TrainConfigError(f"model settings {cfg.model or '{}'} for {cfg.arch}: {exc}") from None
 
 
-def validate(model: nn.Module, pairs, max_images: int | None = None) -> dict[str, float]:
-    """Mean PSNR / SSIM (RGB, 8-bit quantised output, no crop) over the validation pairs."""
+# ------------------------------------------------------------------------------------------------ validation
+def _save_png(path: Path, img: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.clip(np.rint(np.asarray(img)[..., :3] * 255.0), 0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(path)
+
+
+def validate(model: nn.Module, pairs: list[tuple[str, np.ndarray, np.ndarray]], *,
+             samples_dir: Path | None = None, samples: int = 0) -> dict[str, float]:
+    """Mean PSNR (dB) and SSIM over the validation pairs.
+
+    The output goes through :class:`~mirnet_cli.engine.inference.InferenceEngine` (padding to a multiple of 4, no
+    tiling, fp32) and is quantised to 8 bits, as the authors' scripts score their saved PNGs; RGB, no border crop
+    (``PSNR = 10 log₁₀(1/MSE)``, SSIM of Wang et al. on the 0–255 scale). The first ``samples`` outputs are saved
+    as ``samples_dir/<name>.png`` (with ``<name>_input.png`` next to them the first time).
+    """
     from ..engine.inference import InferenceEngine
     from ..metrics import psnr, quantize, ssim
 
     was_training = model.training
-    engine = InferenceEngine(model, device=str(next(model.parameters()).device), precision="fp32", tile=0)
-    scores_p, scores_s = [], []
-    for _name, inp, tgt in pairs[:max_images]:
-        out = engine.restore(inp)
-        q = quantize(out, 8)
-        scores_p.append(psnr(q, tgt))
-        scores_s.append(ssim(q * 255.0, tgt * 255.0, data_range=255))
-    model.train(was_training)
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        engine = InferenceEngine(model, device=str(device), precision="fp32", tile=0)
+        scores_p, scores_s = [], []
+        for i, (name, inp, tgt) in enumerate(pairs):
+            out = quantize(engine.restore(inp), 8)
+            scores_p.append(min(psnr(out, tgt), 100.0))
+            scores_s.append(ssim(out * 255.0, tgt * 255.0, data_range=255))
+            if samples_dir is not None and i < samples:
+                _save_png(samples_dir / f"{name}.png", out)
+                first = samples_dir.parent / "inputs" / f"{name}.png"
+                if not first.exists() and inp.shape[-1] in (1, 3):
+                    _save_png(first, inp)
+    finally:
+        model.train(was_training)
     return {"psnr": float(np.mean(scores_p)), "ssim": float(np.mean(scores_s))}
 
 
-# ------------------------------------------------------------------------------------------- the loop
+# ------------------------------------------------------------------------------------------------ helpers
+def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: ``auto`` → fp16 on CUDA, nothing elsewhere. AMP is CUDA-only (never bf16 on a CPU)."""
+    amp = str(amp or "auto").lower()
+    if amp not in ("auto", "fp16", "bf16", "off"):
+        raise TrainConfigError(f"amp must be auto, fp16, bf16 or off, not {amp!r}")
+    if device.type != "cuda":
+        if amp in ("fp16", "bf16"):
+            raise TrainConfigError(f"amp {amp} is only for CUDA (on {device.type} it is slow or unsupported); "
+                                   "use --no-amp")
+        return None
+    if amp == "off":
+        return None
+    if amp == "bf16":
+        if not torch.cuda.is_bf16_supported():
+            raise TrainConfigError("amp bf16 needs a GPU with bfloat16 support (Ampere or newer); use fp16")
+        return torch.bfloat16
+    return torch.float16
+
+
+class _StopFlag:
+    """Ctrl-C / SIGTERM set a flag that the loop checks between iterations (single process only).
+
+    A second Ctrl-C raises ``KeyboardInterrupt`` at once.
+    """
+
+    def __init__(self, enabled: bool):
+        self.set = False
+        self.signal_name = ""
+        self._old: dict[int, Any] = {}
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> _StopFlag:
+        if self.enabled:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.set and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.set, self.signal_name = True, signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+# ------------------------------------------------------------------------------------------------ the loop
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
-          log: Any = None) -> dict[str, Any]:
-    """Train (or continue training) according to ``cfg``. Returns a summary dict (rank 0)."""
+          log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train (or continue training) according to ``cfg``; export ``OUT/model.safetensors`` + ``config.json``.
+
+    Args:
+        cfg: the settings (not modified; a copy is filled in with the checkpoint's architecture when resuming).
+        resume: continue from the newest readable ``OUT/checkpoints/iter_*.pt`` (model, optimiser, scaler, RNG,
+            iteration; the data stream and progressive stage follow from the iteration). A finished run resumed
+            with a larger ``schedule.iters`` continues training.
+        progress: a tqdm bar on a terminal; plain lines every ``schedule.print_every`` iterations otherwise.
+        log: where status lines go (default: stderr). Pass ``lambda s: None`` for silence.
+
+    Returns:
+        ``{"iterations", "seconds", "losses", "best_val_psnr", "best_iteration", "last_val", "out"}`` (``losses``:
+        this process's per-iteration losses of this call).
+
+    Raises:
+        MirnetError: bad settings or data, nothing to resume, a fresh run into a folder that holds one, divergence.
+        TrainingInterrupted: Ctrl-C or SIGTERM (after writing a checkpoint).
+    """
+    cfg = copy_config(cfg).check()
+    say = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    d = Dist(cfg.device)
+    try:
+        return _train(cfg, d, resume=resume, progress=progress, say=say)
+    finally:
+        d.close()
+
+
+def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from ..loading.checkpoint import save_pretrained
-    from .data import PatchDataset, StageBatchSampler, clean_images, paired_samples, validation_pairs
+    from .data import (
+        PatchDataset,
+        StageBatchSampler,
+        clean_images,
+        paired_samples,
+        validation_pairs,
+        worker_init,
+    )
 
-    say = log or (lambda text: print(text, file=sys.stderr, flush=True))
-    d = Dist(cfg.device)
-    out = Path(cfg.out)
+    out = Path(cfg.out).expanduser()
+    data = cfg.data
+    if not data.train_dir:
+        raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic)")
+    amp_dtype = _amp_dtype(cfg.amp, d.device)
+
+    # ---- resume or fresh start -------------------------------------------------------------------------
+    start_iter, best, best_iter, state, ckpt_path, elapsed = 0, -math.inf, 0, None, None, 0.0
+    if resume:
+        ckpt_path, state = load_training_state(out)
+        saved = json.loads(state["config"]) if isinstance(state.get("config"), str) else {}
+        arch = state.get("arch") or saved.get("arch", cfg.arch)
+        model_cfg = state.get("model_config") or saved.get("model", cfg.model)
+        asked_other = any(k not in model_cfg or model_cfg[k] != v for k, v in cfg.model.items())
+        if d.main and (arch != cfg.arch or asked_other):
+            say(f"note: resuming the checkpoint's {arch} {model_cfg} (the settings asked for {cfg.arch} "
+                f"{cfg.model or '(defaults)'})")
+        cfg.arch, cfg.model, cfg.init = arch, dict(model_cfg), None
+        start_iter = int(state["iteration"])
+        best = float(state.get("best_psnr", -math.inf))
+        best_iter = int(state.get("best_iteration", 0))
+        elapsed = float(state.get("elapsed", 0.0))  # training seconds before this process
+    elif checkpoint_files(out):
+        raise MirnetError(f"{out} already holds a training run (checkpoints/iter_*.pt); pass --resume to continue "
+                          "it, or choose another --out")
     if d.main:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     d.barrier()
 
-    start_iter, best, state = 0, -math.inf, None
-    if resume:
-        ckpt = latest_checkpoint(out)
-        if ckpt is None:
-            raise MirnetError(f"{out}: nothing to resume (no checkpoints/iter_*.pt)")
-        state = torch.load(str(ckpt), map_location="cpu", weights_only=True)
-        saved = json.loads(state["config"])
-        cfg.arch, cfg.model = saved["arch"], saved["model"]
-        start_iter, best = int(state["iteration"]), float(state.get("best_psnr", -math.inf))
-        cfg.init = None
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)
-
+    _seed_everything(cfg.seed)
     model = build_training_model(cfg).to(d.device)
     if state is not None:
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise MirnetError(f"{ckpt_path}: does not fit {cfg.arch} {cfg.model} ({str(exc).splitlines()[0]})") from None
     net: nn.Module = model
     if d.world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
                            weight_decay=cfg.optim.weight_decay)
-    amp_dtype = _amp_dtype(cfg.amp, d.device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
-        if "scaler" in state and state["scaler"]:
+        if state.get("scaler") and scaler.is_enabled():
             scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state.get("rng", {}))
+    if d.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    loss_fn = _loss_fn(cfg.optim.loss, cfg.optim.charbonnier_eps)
 
-    data = cfg.data
-    if not data.train_dir:
-        raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic)")
+    # ---- data ----------------------------------------------------------------------------------------
+    max_patch = max(patch for _, patch, _ in cfg.stages())
+    common = dict(flips=data.flips, min_size=max_patch, small_images=data.small_images, cache_mb=data.cache_mb)
     if data.synthetic:
         dataset = PatchDataset(cfg.seed, clean=clean_images(data.train_dir, data.exclude), mode=data.synthetic,
-                               scale=data.scale)
+                               scale=data.scale, **common)
     else:
-        dataset = PatchDataset(cfg.seed, pairs=paired_samples(data.train_dir, data.exclude))
+        dataset = PatchDataset(cfg.seed, pairs=paired_samples(data.train_dir, data.exclude, scale=data.scale),
+                               **common)
     workers = data.workers if data.workers is not None else (4 if d.device.type == "cuda" else 0)
     total = cfg.schedule.iters
     loader = DataLoader(dataset, batch_sampler=StageBatchSampler(cfg, start_iter, total, d.rank, d.world),
                         num_workers=workers, pin_memory=d.device.type == "cuda",
-                        persistent_workers=False)
+                        worker_init_fn=worker_init if workers else None,
+                        prefetch_factor=2 if workers else None)
     val_pairs = validation_pairs(cfg) if d.main else []
     runlog = RunLog(out, d.main)
     if d.main:
-        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        runlog.truncate_after(start_iter)
+        _atomic_text(out / "train_config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        stages = cfg.stages()
+        stage_text = ", ".join(f"{p}px×{b}" + (f" from {s}" if s else "") for s, p, b in stages)
         say(f"training {cfg.arch} {cfg.model or '(defaults)'}: {sum(p.numel() for p in model.parameters()):,} "
-            f"params, iterations {start_iter}→{total}, {len(dataset)} training image(s), device {d.device}"
-            + (f", {d.world} processes" if d.world > 1 else ""))
+            f"parameters, iterations {start_iter}→{total}, {len(dataset)} training image(s)"
+            f"{' (' + data.synthetic + ')' if data.synthetic else ''}, {len(val_pairs)} validation, "
+            f"patches {stage_text}, device {d.device}"
+            + (f", AMP {str(amp_dtype).replace('torch.', '')}" if amp_dtype else "")
+            + (f", {d.world} processes" if d.world > 1 else "")
+            + (f", resumed from {ckpt_path.name}" if ckpt_path else ""))
 
+    tty = progress and d.main and sys.stderr.isatty()
     bar = None
-    if d.main and progress and sys.stderr.isatty():
+    if tty:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=start_iter, desc="train", unit="it", file=sys.stderr)
+        bar = tqdm(total=total, initial=start_iter, desc="train", unit="it", file=sys.stderr, dynamic_ncols=True)
     it = start_iter
-    t0 = time.perf_counter()
-    recent: list[float] = []
+    t0 = time.perf_counter() - elapsed  # "seconds" in the logs count the whole run, across resumes
+    window: list[float] = []
+    losses: list[float] = []
     last_val: dict[str, float] = {}
+    bad_steps = 0
+
+    def emit(text: str) -> None:
+        if bar is not None:
+            bar.write(text, file=sys.stderr)
+        else:
+            say(text)
 
     def checkpoint(iteration: int, tag_best: bool = False) -> None:
-        st = {"iteration": iteration, "model": model.state_dict(), "optimizer": opt.state_dict(),
-              "scaler": scaler.state_dict() if scaler.is_enabled() else {}, "rng": _rng_state(),
-              "best_psnr": best, "config": config_json(cfg)}
+        stage, patch, batch = cfg.stage_at(max(iteration - 1, 0))
+        st = {"format": FORMAT, "version": 1, "iteration": iteration, "arch": cfg.arch,
+              "model_config": dict(model.config), "model": model.state_dict(), "optimizer": opt.state_dict(),
+              "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+              "scheduler": {"name": "cosine", "total": total, "lr": cfg.optim.lr, "eta_min": cfg.optim.eta_min,
+                            "last_lr": opt.param_groups[0]["lr"]},
+              "stage": {"index": stage, "patch": patch, "batch": batch},
+              "rng": get_rng_state(), "best_psnr": best, "best_iteration": best_iter,
+              "config": config_json(cfg), "world_size": d.world,
+              "elapsed": time.perf_counter() - t0, "torch": str(torch.__version__)}
         save_checkpoint(out / "checkpoints" / f"iter_{iteration:08d}.pt", st)
-        _prune(out, cfg.schedule.keep_last)
+        prune_checkpoints(out, cfg.schedule.keep_last)
         if tag_best:
             save_checkpoint(out / "checkpoints" / "best.pt", st)
 
     net.train()
-    for inp, tgt in loader:
-        stage, patch, batch = cfg.stage_at(it)
-        lr = cosine_lr(it, total, cfg.optim.lr, cfg.optim.eta_min)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        inp = inp.to(d.device, non_blocking=True)
-        tgt = tgt.to(d.device, non_blocking=True)
-        with torch.autocast(d.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            loss = charbonnier(net(inp).float(), tgt, cfg.optim.charbonnier_eps)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if cfg.optim.grad_clip:
-            scaler.unscale_(opt)
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-        scaler.step(opt)
-        scaler.update()
-        it += 1
-        recent.append(float(loss.detach()))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{recent[-1]:.4f}", patch=patch, batch=batch)
-        if d.main and (it % cfg.schedule.log_every == 0 or it == total):
-            runlog.write(kind="train", iteration=it, loss=float(np.mean(recent)), lr=lr, patch=patch, batch=batch,
-                         seconds=round(time.perf_counter() - t0, 3))
-            recent.clear()
-        is_best = False
-        if d.main and val_pairs and (it % cfg.schedule.val_every == 0 or it == total):
-            last_val = validate(model, val_pairs)
-            runlog.write(kind="val", iteration=it, **last_val, seconds=round(time.perf_counter() - t0, 3))
-            say(f"iteration {it}: validation PSNR {last_val['psnr']:.2f} dB, SSIM {last_val['ssim']:.4f}")
-            if last_val["psnr"] > best:
-                best, is_best = last_val["psnr"], True
-        if d.main and (it % cfg.schedule.checkpoint_every == 0 or it == total or is_best):
-            checkpoint(it, tag_best=is_best)
+    batches = iter(loader)
+    with _StopFlag(d.world == 1) as stop:
+        while it < total:
+            if stop.set:
+                if d.main:
+                    checkpoint(it)
+                if bar is not None:
+                    bar.close()
+                raise TrainingInterrupted(it, out)
+            try:
+                inp, tgt = next(batches)
+            except StopIteration:
+                break
+            except Exception:
+                if stop.set:  # workers die on Ctrl-C before the flag is seen
+                    continue
+                raise
+            _, patch, batch = cfg.stage_at(it)
+            lr = cosine_lr(it, total, cfg.optim.lr, cfg.optim.eta_min)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            inp = inp.to(d.device, non_blocking=True)
+            tgt = tgt.to(d.device, non_blocking=True)
+            with torch.autocast(d.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                pred = net(inp)
+            loss = loss_fn(pred.float(), tgt)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if scaler.is_enabled():
+                # GradScaler skips steps with inf/NaN gradients by itself; clip on unscaled gradients.
+                if cfg.optim.grad_clip:
+                    scaler.unscale_(opt)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+            else:
+                # The gradients are already all-reduced, so every rank takes the same decision here.
+                norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip or math.inf)
+                if torch.isfinite(norm):
+                    opt.step()
+                    bad_steps = 0
+                else:
+                    bad_steps += 1
+                    if bad_steps >= MAX_BAD_STEPS:
+                        raise MirnetError(f"training diverged at iteration {it + 1}: {bad_steps} non-finite "
+                                          f"gradients in a row (lower --lr, or set optim.grad_clip)")
+            it += 1
+            value = float(loss.detach())
+            losses.append(value)
+            window.append(value)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}", patch=patch, batch=batch, refresh=False)
+            if it % cfg.schedule.log_every == 0 or it == total:
+                mean_loss = d.mean(float(np.mean(window)))  # every rank takes part in the all-reduce
+                window.clear()
+                runlog.write(kind="train", iteration=it, loss=mean_loss, lr=lr, patch=patch, batch=batch,
+                             seconds=round(time.perf_counter() - t0, 3))
+            if d.main and bar is None and progress and it % cfg.schedule.print_every == 0:
+                emit(f"iteration {it}/{total}: loss {value:.4f}, lr {lr:.2e}, patch {patch}, batch {batch}, "
+                     f"{time.perf_counter() - t0:.0f} s")
+            is_best = False
+            if d.main and val_pairs and (it % cfg.schedule.val_every == 0 or it == total):
+                samples_dir = out / "samples" / f"iter_{it:08d}" if data.val_samples > 0 else None
+                last_val = validate(model, val_pairs, samples_dir=samples_dir, samples=data.val_samples)
+                runlog.write(kind="val", iteration=it, **last_val, seconds=round(time.perf_counter() - t0, 3))
+                emit(f"iteration {it}: validation PSNR {last_val['psnr']:.2f} dB, SSIM {last_val['ssim']:.4f}")
+                if last_val["psnr"] > best:
+                    best, best_iter, is_best = last_val["psnr"], it, True
+            if d.main and (it % cfg.schedule.checkpoint_every == 0 or it == total or is_best):
+                checkpoint(it, tag_best=is_best)
     if bar is not None:
         bar.close()
     d.barrier()
 
-    summary: dict[str, Any] = {"iterations": it, "seconds": round(time.perf_counter() - t0, 1),
-                               "best_val_psnr": None if best == -math.inf else best, "last_val": last_val}
+    summary: dict[str, Any] = {
+        "iterations": it, "seconds": round(time.perf_counter() - t0 - elapsed, 1), "losses": losses,
+        "best_val_psnr": None if best == -math.inf else best, "best_iteration": best_iter or None,
+        "last_val": last_val, "out": str(out)}
     if d.main:
         if it > start_iter or not (out / "model.safetensors").exists():
-            card = {"task": cfg.task, "training": {"iterations": it, "config": cfg.to_dict(),
-                                                   "best_val_psnr": summary["best_val_psnr"],
-                                                   "last_val": last_val, "torch": torch.__version__}}
+            card = {"task": cfg.task, "training": {
+                "iterations": it, "config": cfg.to_dict(), "best_val_psnr": summary["best_val_psnr"],
+                "best_iteration": summary["best_iteration"], "last_val": last_val, "torch": str(torch.__version__)}}
             save_pretrained(model, out, card=card)
-        say(f"done: {it} iterations; model exported to {out}/model.safetensors + config.json")
-    d.close()
+        say(f"done: {it} iterations in {summary['seconds']:.0f} s; model exported to {out}/model.safetensors "
+            "+ config.json" + (f" (best validation PSNR {best:.2f} dB at iteration {best_iter})"
+                               if best != -math.inf else ""))
     return summary
-
-
-def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    amp = (amp or "auto").lower()
-    if device.type != "cuda" or amp in ("off", "none", "fp32", "false"):
-        if amp in ("fp16", "bf16") and device.type != "cuda":
-            raise MirnetError(f"--amp {amp} is only for CUDA (on the CPU it is slow or unsupported); use --amp off")
-        return None
-    if amp in ("auto", "fp16"):
-        return torch.float16
-    if amp == "bf16":
-        return torch.bfloat16
-    raise MirnetError(f"--amp must be auto, fp16, bf16 or off, not {amp!r}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the bundled compact models with `mirnet train` (run from the repository root, ../shared beside it).
-# Each run's wall time is appended to runs/bundled/times.txt; the exported models are copied into
-# weights/bundled/<name>/ as fp16 by `python -m mirnet_cli.train.bundle` afterwards.
+# Each run's wall time is appended to runs/bundled/times.txt; weights/bundled/make_bundle.py then copies the
+# exported models into weights/bundled/<name>/ as fp16 and registers them with their provenance.
 set -euo pipefail
 mkdir -p runs/bundled
 for recipe in "$@"; do

@@ -11,15 +11,6 @@ from pathlib import Path
 import typer
 
 
-def parse_tile(tile: str) -> str | int:
-    value = tile.strip().lower()
-    if value == "auto":
-        return "auto"
-    if value.isdigit():
-        return int(value)
-    raise typer.BadParameter(f"--tile must be auto, 0 or a number of pixels, not {tile!r}")
-
-
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
@@ -40,7 +31,7 @@ def load_for_task(spec, opts, *, arch: str | None = None):
     if net.in_channels != wants:
         raise MirnetError(f"{choice.source}: this model takes {net.in_channels} input channels but "
                           f"`{spec.label}` feeds it {wants}")
-    engine = InferenceEngine(net, device=opts.device, precision=opts.precision, tile=parse_tile(opts.tile),
+    engine = InferenceEngine(net, device=opts.device, precision=opts.precision, tile=opts.tile,
                              tile_overlap=opts.tile_overlap, progress=not opts.quiet)
     return choice, net, engine
 
