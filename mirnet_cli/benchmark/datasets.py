@@ -50,6 +50,8 @@ __all__ = [
     "dpdd_dataset",
     "fivek_dataset",
     "folder_dataset",
+    "select_names",
+    "synthetic_dataset",
     "list_images",
     "load_dataset",
     "load_rgb",
@@ -747,7 +749,7 @@ def dpdd_dataset(data_dir: str | Path | None) -> Dataset:
     return Dataset("dpdd", root, "inputL/ + inputR/ + target/", samples, _dpdd_protocol())
 
 
-DATASETS = ("sidd", "dnd", "lol", "fivek", "realsr", "dpdd", "folder")
+DATASETS = ("sidd", "dnd", "lol", "fivek", "realsr", "dpdd", "folder", "synthetic")
 
 # Registry task key (see mirnet_cli.loading.registry) of each dataset, used to pick the default model.
 DATASET_TASKS = {
@@ -758,14 +760,61 @@ DATASET_TASKS = {
     "realsr": "super-resolve",  # + ":x{scale}"
     "dpdd": "deblur",
 }
+SYNTHETIC_TASKS = {"denoise": "denoise", "lowlight": "enhance:lowlight", "oldphoto": "oldphoto"}
 
 
-def dataset_task(name: str, scale: int | None = None) -> str | None:
+def dataset_task(name: str, scale: int | None = None, degrade: str | None = None) -> str | None:
     """Registry task key for a dataset name (``None`` for ``folder``), e.g. ``realsr`` + 4 → ``super-resolve:x4``."""
+    if name == "synthetic":
+        return SYNTHETIC_TASKS.get(degrade or "")
     task = DATASET_TASKS.get(name)
     if task == "super-resolve" and scale:
         return f"{task}:x{scale}"
     return task
+
+
+def synthetic_dataset(clean_dir: str | Path | None, degrade_mode: str | None, seed: int = 0) -> Dataset:
+    """Clean photos degraded with a fixed seed (``mirnet_cli.train.degradations``): a reproducible test set.
+
+    Sample *i* (in sorted file order) is ``degrade(clean_i, mode, Generator([seed, i]))``, quantised to 8 bits as
+    if it had been saved, against the clean photo as target.
+    """
+    from ..train.degradations import MODES, degrade
+
+    root = _require_dir(clean_dir, "synthetic", "a folder of clean images")
+    if degrade_mode not in MODES:
+        raise MirnetError(f"synthetic: --degrade must be one of {', '.join(MODES)}")
+    files = list_images(root)
+    if not files:
+        raise _wrong_layout("synthetic", root, "a folder of clean images")
+
+    def make(index: int, path: Path) -> Sample:
+        def load() -> tuple[np.ndarray, np.ndarray]:
+            clean = load_rgb(path)
+            noisy = degrade(clean, degrade_mode, np.random.default_rng([seed, index]))
+            return (np.round(noisy * 255.0) / 255.0).astype(np.float32), clean
+
+        return Sample(name=path.stem, inputs=(path,), target=path, load=load)
+
+    protocol = Protocol(task=SYNTHETIC_TASKS.get(degrade_mode, degrade_mode), quantize_bits=8,
+                        ssim=dict(_SSIM_WANG),
+                        notes=f"clean images degraded with '{degrade_mode}' (seed {seed}, input quantised to 8 "
+                              "bits); 8-bit RGB output vs the clean image, no crop.")
+    return Dataset("synthetic", root, f"clean images + {degrade_mode} (seed {seed})",
+                   [make(i, p) for i, p in enumerate(files)], protocol)
+
+
+def select_names(dataset: Dataset, names: Iterable[str]) -> Dataset:
+    """Keep only the samples whose name (input file stem) is in ``names``; unknown names are an error."""
+    wanted = [n for n in names if n]
+    have = {s.name for s in dataset.samples}
+    missing = [n for n in wanted if n not in have]
+    if missing:
+        raise MirnetError(f"{dataset.name}: no sample named {', '.join(missing)} (have e.g. "
+                          f"{', '.join(sorted(have)[:5])})")
+    keep = set(wanted)
+    dataset.samples = [s for s in dataset.samples if s.name in keep]
+    return dataset
 
 
 def load_dataset(
@@ -776,6 +825,8 @@ def load_dataset(
     target_dir: str | Path | None = None,
     scale: int | None = None,
     task: str | None = None,
+    degrade: str | None = None,
+    seed: int = 0,
 ) -> Dataset:
     """Resolve a dataset by adapter name (see the module docstring for the layouts).
 
@@ -803,4 +854,6 @@ def load_dataset(
         return folder_dataset(
             input_dir if input_dir is not None else data_dir, target_dir, scale=scale, task=task
         )
+    if key == "synthetic":
+        return synthetic_dataset(data_dir, degrade, seed)
     raise MirnetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

@@ -108,6 +108,13 @@ def benchmark(
         "clahe-gamma (low light).",
     ),
     scale: int | None = typer.Option(None, "--scale", help="Super-resolution factor (realsr / folder)."),
+    degrade: str | None = typer.Option(
+        None, "--degrade", help="synthetic: degrade the clean images with denoise, lowlight, sr or oldphoto."
+    ),
+    seed: int = typer.Option(0, "--seed", help="synthetic: seed of the degradations."),
+    names: str | None = typer.Option(
+        None, "--names", help="Comma-separated input file stems to keep (e.g. held-back images)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: str = typer.Option("auto", "--precision", help="auto, fp32, fp16 or bf16."),
     tile: str = typer.Option("auto", "--tile", help="Tile size in pixels, auto, or none (whole image)."),
@@ -170,8 +177,13 @@ def benchmark(
         ds = None
         if dataset is not None:
             ds = load_dataset(
-                dataset, data_dir, input_dir=input_dir, target_dir=target_dir, scale=scale, task=task
+                dataset, data_dir, input_dir=input_dir, target_dir=target_dir, scale=scale, task=task,
+                degrade=degrade, seed=seed,
             )
+            if names:
+                from ...benchmark.datasets import select_names
+
+                ds = select_names(ds, names.split(","))
             info(f"{ds.name}: {len(ds)} image(s), layout {ds.layout}")
 
         # ----- model
@@ -197,7 +209,7 @@ def benchmark(
         else:
             from ...restore.selection import choose_weights
 
-            task_key = task or (dataset_task(ds.name, ds.protocol.scale) if ds is not None else None)
+            task_key = task or (dataset_task(ds.name, ds.protocol.scale, degrade) if ds is not None else None)
             if task_key is None and model in (None, "official", "bundled"):
                 raise MirnetError("pass --weights, --model NAME or --task to choose the model")
             # Same choice as the restore commands: --model NAME, else official (cached or downloadable),
