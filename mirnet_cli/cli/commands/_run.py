@@ -6,6 +6,7 @@ Heavy modules (torch, the model, the engine) are imported inside :func:`run_rest
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -32,7 +33,8 @@ def load_for_task(spec, opts, *, arch: str | None = None):
         raise MirnetError(f"{choice.source}: this model takes {net.in_channels} input channels but "
                           f"`{spec.label}` feeds it {wants}")
     engine = InferenceEngine(net, device=opts.device, precision=opts.precision, tile=opts.tile,
-                             tile_overlap=opts.tile_overlap, progress=not opts.quiet)
+                             tile_overlap=opts.tile_overlap,
+                             progress=not opts.quiet and sys.stderr.isatty())
     return choice, net, engine
 
 

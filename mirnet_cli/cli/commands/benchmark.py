@@ -5,6 +5,7 @@ Heavy imports (torch, numpy, the benchmark package) happen inside the function s
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,7 @@ def benchmark(
                 compare_image=compare_image,
                 model_name=label,
                 paper=paper,
-                progress=not quiet,
+                progress=not quiet and sys.stderr.isatty(),
                 log=info,
             )
             runs.append(result)
@@ -276,7 +277,7 @@ def benchmark(
                 tile_overlap=tile_overlap,
                 reference=reference,
                 model_name=label,
-                progress=not quiet,
+                progress=not quiet and sys.stderr.isatty(),
                 log=info,
             )
             typer.echo(format_speed_table(speed_result))
