@@ -196,3 +196,20 @@ def test_raw_file_from_shared_data(tmp_path):
 def test_missing_input_is_one_line(tmp_path):
     res = _run("denoise", tmp_path / "nope.png", "--weights", GOLDEN_V2)
     assert res.exit_code == 1 and "nope.png" in res.stderr and "Traceback" not in res.output
+
+
+def test_exif_orientation_and_icc_survive_a_restore(tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    arr = (np.random.default_rng(3).random((24, 40, 3)) * 255).astype(np.uint8)  # stored landscape
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # rotate 90° CW for display
+    exif[0x010F] = "TestCam"
+    PILImage.fromarray(arr).save(tmp_path / "cam.jpg", exif=exif.tobytes(), icc_profile=icc, quality=95)
+    res = _run("restore", tmp_path / "cam.jpg", "--weights", GOLDEN_V2, "-o", tmp_path / "out", "-q", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    out = PILImage.open(tmp_path / "out" / "cam.jpg")
+    assert out.size == (24, 40)  # orientation applied: portrait
+    assert out.info.get("icc_profile") == icc
+    assert out.getexif().get(0x0112, 1) == 1 and out.getexif().get(0x010F) == "TestCam"
