@@ -13,6 +13,7 @@ for who in "--model mirnet_v2-nf16-denoise" "--baseline nlmeans"; do
   tag=$(echo "$who" | awk '{print $2}')
   bench "denoise-kodak-$tag" --dataset synthetic --data-dir "$D/kodak24" --degrade denoise --seed 0 --names "$KODAK_HELD_BACK" $who
   bench "denoise-sidd-$tag" --dataset sidd --data-dir "$D/sidd/crops" $who
+  bench "denoise-siddblock-$tag" --dataset sidd --data-dir "$D/sidd/val_block" $who
 done
 for who in "--model mirnet_v2-nf16-lowlight" "--baseline clahe-gamma"; do
   tag=$(echo "$who" | awk '{print $2}')
