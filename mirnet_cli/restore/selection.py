@@ -57,25 +57,26 @@ def choose_weights(task_key: str, *, weights: str | None = None, model: str | No
             raise SourceError(f"no bundled model for {task_key}{arch_note}; see `mirnet models`")
         return Choice(bundled[0].name, bundled[0].name)
 
-    reason = f"no official checkpoint is registered for {task_key}{arch_note}"
+    reasons: list[str] = []  # why each official candidate could not be used, best candidate first
     for entry in official:
         if is_cached(entry):
             return Choice(entry.name, entry.name)
         if entry.manual_message:
-            reason = entry.manual_message
+            reasons.append(entry.manual_message)
             continue
         if is_offline():
-            reason = f"{entry.name} is not cached and HF_HUB_OFFLINE=1"
+            reasons.append(f"{entry.name} is not cached and HF_HUB_OFFLINE=1")
             continue
         try:
             fetch(entry)
             return Choice(entry.name, entry.name)
         except SourceError as exc:
-            reason = str(exc)
+            reasons.append(str(exc))
+    reason = reasons[0] if reasons else f"no official checkpoint is registered for {task_key}{arch_note}"
     if model == "official":
         raise SourceError(reason)
     if bundled:
         entry = bundled[0]
         return Choice(entry.name, entry.name,
                       notice=f"using the bundled compact model {entry.name} ({reason})")
-    raise SourceError(f"{reason}; pass --weights PATH")
+    raise SourceError(reason if "--weights" in reason else f"{reason}; pass --weights PATH")
