@@ -57,8 +57,10 @@ def test_quality_folder_json_csv(tmp_path, tiny_weights):
     assert result.exit_code == 0, result.output
     assert "PSNR" in result.stdout and "folder" in result.stdout
     data = json.loads(out_json.read_text())
-    assert data["speed"] is None and data["quality"][0]["count"] == 1
-    assert data["quality"][0]["images"][0]["name"] == "a"
+    # The shape: the dataset's result is the top level.
+    assert set(data) >= {"dataset", "model", "protocol", "images", "mean"} and "speed" not in data
+    assert data["dataset"] == "folder" and data["count"] == 1
+    assert data["images"][0]["name"] == "a" and data["mean"]["psnr"] > 0
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["name"] for r in rows] == ["a", "mean"]
 

@@ -138,9 +138,8 @@ def test_json_and_csv_shape(lol_dir, identity_model, tmp_path):
     )
     # make one image perfect to check inf handling
     res["images"][0]["psnr"] = math.inf
-    write_json({"quality": [res], "speed": None}, tmp_path / "r.json")
-    data = json.loads((tmp_path / "r.json").read_text())
-    q = data["quality"][0]
+    write_json(res, tmp_path / "r.json")
+    q = json.loads((tmp_path / "r.json").read_text())
     assert set(q) >= {"dataset", "model", "protocol", "images", "mean", "paper"}
     assert q["images"][0]["psnr"] is None and q["images"][1]["name"] == "2"
     write_csv(res, tmp_path / "r.csv")

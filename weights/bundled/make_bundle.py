@@ -46,11 +46,15 @@ def main() -> None:
     source, terms = DATA_TERMS.get(data_key, (train_cfg["data"]["train_dir"], "unknown"))
     evaluation = []
     for path in args.eval:
-        res = json.loads(path.read_text())
-        runs = res.get("runs", [res])
-        for r in runs:
-            evaluation.append({"dataset": r.get("dataset"), "model": r.get("model"), "images": len(r.get("images", [])),
-                               "mean": r.get("mean"), "command": res.get("command")})
+        # A `mirnet benchmark --json` result written by weights/bundled/evaluate.sh (its file name is the row's tag).
+        r = json.loads(path.read_text())
+        evaluation.append({
+            "tag": path.stem, "dataset": r["dataset"], "data_dir": r["data_dir"], "model": r["model"],
+            "images": [im["name"] for im in r["images"]],
+            "mean": {k: round(v, 4) for k, v in r["mean"].items()},
+            "protocol": {k: r["protocol"][k] for k in ("color", "crop_border", "quantize_bits")},
+            "reproduce": "weights/bundled/evaluate.sh",
+        })
     provenance = {
         "trained_with": f"mirnet train --config {args.recipe.as_posix()}",
         "recipe": args.recipe.as_posix(),

@@ -283,7 +283,11 @@ def benchmark(
             typer.echo(format_speed_table(speed_result))
 
         if json_path is not None:
-            payload: dict[str, Any] = {"quality": runs, "speed": speed_result}
+            # One dataset per run, so its result is the top level ({"dataset", "model", "protocol", "images",
+            # "mean", …}) that other tools read; speed figures ride along under "speed".
+            payload: dict[str, Any] = dict(runs[0]) if runs else {"model": label}
+            if speed_result is not None:
+                payload["speed"] = speed_result
             write_json(payload, json_path)
             info(f"wrote {json_path}")
         if csv_path is not None:

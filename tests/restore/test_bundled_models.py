@@ -1,0 +1,120 @@
+"""The compact models shipped in weights/bundled/: they load, the offline chain picks them and says so, their
+provenance is complete, and they actually restore (no network; the autouse fixture sets HF_HUB_OFFLINE=1 and an
+empty HF_HOME)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mirnet_cli import load_model
+from mirnet_cli.engine.inference import InferenceEngine
+from mirnet_cli.loading.registry import load_registry
+from mirnet_cli.restore.selection import choose_weights
+from tests.conftest import FIXTURES, ROOT
+
+BUNDLED = {"denoise": "mirnet_v2-nf16-denoise", "enhance:lowlight": "mirnet_v2-nf16-lowlight",
+           "oldphoto": "mirnet_v2-nf16-oldphoto"}
+REGISTRY_JSON = json.loads((ROOT / "weights" / "registry.json").read_text())
+RAW = {e["name"]: e for e in REGISTRY_JSON["entries"]}
+
+
+@pytest.mark.parametrize("task,name", sorted(BUNDLED.items()))
+def test_offline_chain_picks_the_bundled_model_and_says_why(task, name):
+    choice = choose_weights(task)
+    assert choice.source == name
+    assert "bundled" in choice.notice
+    # The notice says why: the official checkpoint can't be had offline, or there is none for this task.
+    official = [e for e in REGISTRY_JSON["entries"] if task in e["default_for"] and not e.get("bundled")]
+    assert ("HF_HUB_OFFLINE" if official else "no official checkpoint") in choice.notice
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED.values()))
+def test_bundled_weights_are_small_fp16_and_match_the_registry(name):
+    entry = load_registry()[name]
+    folder = entry.bundled_path
+    data = (folder / "model.safetensors").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry.sha256
+    assert len(data) < 2_000_000
+
+    from safetensors.torch import load_file
+
+    tensors = load_file(folder / "model.safetensors")
+    assert {t.dtype for t in tensors.values()} == {torch.float16}
+    model = load_model(name)
+    assert not model.training and model.architecture == "mirnet_v2"
+    assert next(model.parameters()).dtype == torch.float32  # fp16 on disk, fp32 to run on the CPU
+    assert 100_000 < sum(p.numel() for p in model.parameters()) < 1_500_000
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED.values()))
+def test_provenance_is_complete_and_evaluation_is_on_held_back_images(name):
+    prov = RAW[name]["provenance"]
+    for field in ("trained_with", "recipe", "training_data", "iterations", "wall_time_s", "device", "parameters",
+                  "evaluation"):
+        assert prov.get(field) not in (None, "", []), field
+    assert (ROOT / prov["recipe"]).is_file()
+    data = prov["training_data"]
+    assert data["source"] and data["terms"] and data["held_back"]
+    assert prov["iterations"] >= 1000 and prov["wall_time_s"] > 0
+
+    evaluation = prov["evaluation"]
+    # Each held-back set is scored for the model and for a classical baseline, with the identity alongside.
+    assert any(ev["model"].startswith("baseline:") for ev in evaluation)
+    assert any(not ev["model"].startswith("baseline:") for ev in evaluation)
+    held_back = set(data["held_back"])
+    for ev in evaluation:
+        assert {"psnr", "ssim", "input_psnr", "input_ssim"} <= set(ev["mean"])
+        if ev["dataset"] != "sidd":  # SIDD is not a training source at all
+            assert set(ev["images"]) <= held_back, ev["tag"]
+        if not ev["model"].startswith("baseline:"):
+            # The model must beat doing nothing on every held-back set.
+            assert ev["mean"]["psnr"] > ev["mean"]["input_psnr"] + 1.0, ev["tag"]
+
+
+def test_readme_table_matches_the_registry():
+    spec = importlib.util.spec_from_file_location("readme_table", ROOT / "weights" / "bundled" / "readme_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text()
+    assert module.render(REGISTRY_JSON) in readme, "run: python weights/bundled/readme_table.py --write"
+
+
+def _smooth_photo(h: int = 96, w: int = 128) -> np.ndarray:
+    """A smooth synthetic scene (gradients and soft discs) in [0, 1], HxWx3."""
+    y, x = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    img = np.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 + 0.3 * np.sin(3 * x + 2 * y)], axis=-1)
+    for cy, cx, r, colour in [(0.4, 0.3, 0.2, (0.9, 0.2, 0.1)), (0.6, 0.7, 0.25, (0.1, 0.3, 0.8))]:
+        d = np.sqrt((y - cy) ** 2 + (x - cx) ** 2)
+        weight = np.clip((r - d) / 0.03, 0, 1)[..., None]
+        img = img * (1 - weight) + np.array(colour) * weight
+    return img.clip(0, 1)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+
+
+def test_bundled_denoiser_removes_sensor_noise():
+    clean = _smooth_photo()
+    rng = np.random.default_rng(0)
+    # Poisson–Gaussian noise, like the training degradation: signal-dependent shot noise plus read noise.
+    noisy = (rng.poisson(clean * 60) / 60 + rng.normal(0, 0.03, clean.shape)).clip(0, 1)
+    out = InferenceEngine(load_model(BUNDLED["denoise"]), device="cpu").restore(noisy.astype(np.float32))
+    assert out.shape == clean.shape and np.isfinite(out).all()
+    assert _psnr(out, clean) > _psnr(noisy, clean) + 3.0
+
+
+def test_bundled_lowlight_model_enhances_a_held_back_lol_photo():
+    from mirnet_cli.io.images import read_image
+
+    low = read_image(FIXTURES / "lol780_low_crop.png").pixels
+    high = read_image(FIXTURES / "lol780_high_crop.png").pixels
+    out = InferenceEngine(load_model(BUNDLED["enhance:lowlight"]), device="cpu").restore(low)
+    assert out.mean() > 3 * low.mean()
+    assert _psnr(out, high) > _psnr(low, high) + 5.0
