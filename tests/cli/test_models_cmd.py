@@ -114,6 +114,7 @@ def test_download_all_skips_manual_and_reports_failures(world):
     assert "den: " in result.stdout and "lol: " in result.stdout
     assert "skipped manual-v1: " in result.stderr
     assert "error: could not fetch broken: download failed for" in result.stderr and "HTTP 404" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "done 2, skipped 1 (manual download), failed 1"
     assert "Traceback" not in result.output
 
 

@@ -94,11 +94,12 @@ def download(
     for entry, named in selected:
         seen[entry.name] = seen.get(entry.name, False) or named
 
-    failed = 0
+    done = skipped = failed = 0
     for name, named in seen.items():
         entry = registry[name]
         if entry.source_kind == "manual" and not named:
             typer.echo(f"skipped {name}: {entry.manual_message}", err=True)
+            skipped += 1
             continue
         try:
             path = fetch(entry, force=force)
@@ -107,5 +108,8 @@ def download(
             failed += 1
             continue
         typer.echo(f"{name}: {path}")
+        done += 1
+    if len(seen) > 1:
+        typer.echo(f"done {done}, skipped {skipped} (manual download), failed {failed}", err=True)
     if failed:
         raise typer.Exit(1)
