@@ -183,7 +183,8 @@ def format_speed_table(result: dict[str, Any]) -> str:
         if ref.get("available"):
             for r in ref.get("sizes", []):
                 lines.append(
-                    f"reference ({ref.get('implementation')}) {r['height']}x{r['width']}: {r['median_s'] * 1000:.1f} ms, "
+                    f"reference ({ref.get('implementation')}) {r['height']}x{r['width']}: {r['median_s'] * 1000:.1f} ms "
+                    f"vs ours {r.get('ours_median_s', math.nan) * 1000:.1f} ms (alternating runs), "
                     f"ours/reference time ratio {r['ratio']:.3f}"
                 )
         else:

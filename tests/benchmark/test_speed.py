@@ -68,8 +68,9 @@ def test_speed_tiny_mirnet_v2_and_reference_message():
     try:
         import spandrel_extra_arches  # noqa: F401
     except ImportError:
-        assert ref["available"] is False and "not installed" in ref["message"]
-        assert "reference: spandrel_extra_arches is not installed" in format_speed_table(res)
+        assert ref["available"] is False and "cannot be imported" in ref["message"]
+        assert "is missing; pip install spandrel spandrel_extra_arches" in ref["message"]
+        assert "reference: the reference implementation cannot be imported" in format_speed_table(res)
     else:  # pragma: no cover - optional package
         assert ref["available"] and ref["sizes"][0]["ratio"] > 0
     assert (
@@ -110,3 +111,30 @@ def test_mirnet_v2_flops_match_paper_140g_macs():
     assert count_parameters(model) == 5_858_560
     gmacs = count_flops(model, torch.empty(1, 3, 256, 256, device="meta")) / 2 / 1e9
     assert gmacs == pytest.approx(140, abs=1.0)
+
+
+def test_reference_is_timed_alternately_with_ours(monkeypatch):
+    import copy
+
+    import mirnet_cli.benchmark.speed as speed
+
+    calls = []
+
+    class Counting(TinyConv):
+        def forward(self, x):
+            calls.append(self.tag)
+            return super().forward(x)
+
+    ours = Counting()
+    ours.tag = "ours"
+    ref = copy.deepcopy(ours)
+    ref.tag = "ref"
+    monkeypatch.setattr(speed, "load_reference_model", lambda model: (ref, "fake reference"))
+    res = run_speed(ours, sizes=[16], repeats=3, warmup=1, device="cpu", precision="fp32", large_mp=0,
+                    reference=True, progress=False)
+    row = res["reference"]["sizes"][0]
+    assert res["reference"]["available"] and row["median_s"] > 0 and row["ours_median_s"] > 0
+    assert row["ratio"] == pytest.approx(row["ours_median_s"] / row["median_s"])
+    # The pair phase alternates (1 warm-up + 3 timed rounds), rather than timing one model after the other.
+    assert "ours, ref, ours, ref, ours, ref, ours, ref" in ", ".join(calls)
+    assert "vs ours" in format_speed_table(res)
