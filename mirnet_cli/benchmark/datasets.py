@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageReadError, MirnetError
+from ..io.formats import RASTER_EXTENSIONS
 
 __all__ = [
     "DATASETS",
@@ -62,7 +63,8 @@ __all__ = [
     "upsample_bicubic",
 ]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# Benchmark pairs are raster files only (a RAW file has no paired target); the same set the restore commands read.
+IMAGE_EXTENSIONS = RASTER_EXTENSIONS
 
 Loader = Callable[[], "tuple[np.ndarray, np.ndarray | None]"]
 
@@ -220,8 +222,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
     """
     from ..io.images import read_image
 
-    path = Path(path)
-    return _rgb3(np.asarray(read_image(path).pixels, dtype=np.float32), path)
+    return read_image(Path(path)).pixels  # always H×W×3 float32 (grey replicated, alpha kept apart)
 
 
 def upsample_bicubic(img: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -31,18 +31,6 @@ import math
 import numpy as np
 from scipy import ndimage
 
-__all__ = [
-    "crop_border",
-    "gaussian_window_1d",
-    "mae",
-    "mse",
-    "psnr",
-    "quantize",
-    "rgb_to_y",
-    "ssim",
-    "ssim_map",
-]
-
 
 def _as_float64(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)

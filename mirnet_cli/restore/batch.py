@@ -91,15 +91,6 @@ class Reporter:
             self.bar.close()
 
 
-def restore_pixels(engine, network_input: np.ndarray) -> np.ndarray:
-    """H×W×C float32 → network → H×W×3 float32 clamped to [0,1] (the authors clamp after every forward)."""
-    import torch
-
-    x = torch.from_numpy(np.ascontiguousarray(network_input.transpose(2, 0, 1)))[None]
-    y = engine.run(x)[0].clamp(0.0, 1.0)
-    return y.permute(1, 2, 0).numpy()
-
-
 def _process(reporter: Reporter, summary: Summary, label: str, out: Path, overwrite: bool,
              work: Callable[[], None]) -> bool:
     """Run one item's ``work``; record the result. Returns False when the item failed."""
@@ -142,7 +133,7 @@ def run_images(task: TaskSpec, engine, plan: Sequence[tuple[Path, Path]], *, ove
     for src, out in plan:
         def work(src=src, out=out):
             image = read_image(src)
-            restored = restore_pixels(engine, task.prepare(image.pixels))
+            restored = engine.restore(task.prepare(image.pixels))
             write_image(out, image.with_pixels(restored), jpeg_quality=jpeg_quality)
 
         if not _process(reporter, summary, str(src), out, overwrite, work) and fail_fast:
@@ -168,7 +159,7 @@ def run_pairs(engine, plan: Sequence[tuple[Path, Path, Path]], *, overwrite: boo
             if lv.pixels.shape != rv.pixels.shape:
                 raise MirnetError(f"{left}: left view is {lv.width}x{lv.height} but the right view {right} is "
                                   f"{rv.width}x{rv.height}; the two views must have the same size")
-            restored = restore_pixels(engine, np.concatenate([lv.pixels, rv.pixels], axis=2))
+            restored = engine.restore(np.concatenate([lv.pixels, rv.pixels], axis=2))
             result = lv.with_pixels(restored)
             result.bit_depth = max(lv.bit_depth, rv.bit_depth)
             write_image(out, result, jpeg_quality=jpeg_quality)
