@@ -149,23 +149,11 @@ def _describe(value: Any) -> str | None:
 
 
 def write_png(path: str | Path, rgb: np.ndarray, bits: int = 8) -> Path:
-    """Write an ``H×W×3`` RGB image as a lossless 8- or 16-bit PNG, atomically.
+    """Write an ``H×W×3`` float RGB image in [0, 1] as a lossless 8- or 16-bit PNG, atomically (the I/O layer's
+    :func:`~mirnet_cli.io.images.write_image`)."""
+    from ..io.images import write_image
 
-    Float input is taken to be in [0, 1] and rounded to ``bits`` bits; uint8/uint16 input is written as is.
-    """
-    import cv2
-
-    from ..io.atomic import atomic_write_bytes
-
-    if rgb.dtype in (np.uint8, np.uint16):
-        arr = rgb
-    else:
-        peak, dtype = (65535, np.uint16) if bits == 16 else (255, np.uint8)
-        arr = np.rint(np.clip(rgb, 0.0, 1.0) * peak).astype(dtype)
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[..., ::-1]))
-    if not ok:  # pragma: no cover - cv2 only fails on impossible shapes
-        raise MirnetError(f"{path}: PNG encoding failed")
-    return atomic_write_bytes(path, buf.tobytes())
+    return write_image(path, np.asarray(rgb, dtype=np.float32), bit_depth=bits)
 
 
 def _write_mat(path: Path, variables: dict[str, Any]) -> Path:
