@@ -227,11 +227,10 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
 
 # ------------------------------------------------------------------------------------------------ validation
 def _save_png(path: Path, img: np.ndarray) -> None:
-    from PIL import Image
+    """A validation sample as an 8-bit PNG, written atomically like every other output."""
+    from ..io.images import write_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.clip(np.rint(np.asarray(img)[..., :3] * 255.0), 0, 255).astype(np.uint8)
-    Image.fromarray(arr).save(path)
+    write_image(path, np.asarray(img, dtype=np.float32)[..., :3], bit_depth=8)
 
 
 def validate(model: nn.Module, pairs: list[tuple[str, np.ndarray, np.ndarray]], *,
