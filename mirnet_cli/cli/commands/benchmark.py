@@ -11,12 +11,9 @@ from typing import Any
 
 import typer
 
+from ._run import fail as _fail
+
 _ARCHITECTURES = ("mirnet", "mirnet_v2")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 def _parse_sizes(text: str) -> list[int]:
@@ -29,20 +26,6 @@ def _parse_sizes(text: str) -> list[int]:
     if not sizes or any(s <= 0 for s in sizes):
         raise MirnetError(f"--sizes must be positive integers, got {text!r}")
     return sizes
-
-
-def _parse_tile(text: str) -> Any:
-    """``auto`` → "auto"; ``0``/``none``/``off`` → 0 (never tile, like the restore commands); ``N`` → N."""
-    from ...errors import MirnetError
-
-    value = text.strip().lower()
-    if value == "auto":
-        return "auto"
-    if value in ("none", "off"):
-        return 0
-    if not value.isdigit():
-        raise MirnetError(f"--tile must be auto, 0 or a number of pixels, not {text!r}")
-    return int(value)
 
 
 def _registry_entry(name: str) -> Any:
@@ -172,7 +155,8 @@ def benchmark(
         from ...benchmark.datasets import dataset_task, load_dataset
         from ...benchmark.report import format_quality_table, format_speed_table, write_csv, write_json
 
-        tile_value = _parse_tile(tile)
+        # The engine parses and checks --tile (auto, 0 or pixels), as for the restore commands.
+        tile_value: Any = tile
         size_list = _parse_sizes(sizes) if speed else []
 
         ds = None

@@ -6,10 +6,7 @@ import json
 
 import typer
 
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
+from ._run import fail as _fail
 
 
 def models(
