@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-from mirnet_cli.io._exif import EXIF_HEADER
+from mirnet_cli.io._exif import DESCRIPTIVE_TAGS, EXIF_HEADER, SUB_IFDS
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
@@ -97,25 +97,6 @@ def encode_png16(array: np.ndarray, icc_profile: bytes | None = None, exif: byte
     return out.getvalue()
 
 
-# IFD0 tags that describe the picture (not its storage) and are worth carrying over from EXIF into a TIFF.
-_DESCRIPTIVE_TAGS = frozenset(
-    {
-        0x010E,  # ImageDescription
-        0x010F,  # Make
-        0x0110,  # Model
-        0x0112,  # Orientation
-        0x011A,  # XResolution
-        0x011B,  # YResolution
-        0x0128,  # ResolutionUnit
-        0x0131,  # Software
-        0x0132,  # DateTime
-        0x013B,  # Artist
-        0x8298,  # Copyright
-    }
-)
-_SUB_IFDS = (0x8769, 0x8825)  # Exif IFD, GPS IFD (the Interop IFD rides inside the Exif IFD)
-
-
 def exif_tags_for_tiff(exif: bytes | None) -> dict[int, object]:
     """Descriptive IFD0 tags plus Exif/GPS sub-IFDs (as dicts) from an EXIF block, ready for a TIFF IFD."""
     if not exif:
@@ -124,8 +105,8 @@ def exif_tags_for_tiff(exif: bytes | None) -> dict[int, object]:
 
     parsed = PILImage.Exif()
     parsed.load(exif)
-    tags: dict[int, object] = {tag: parsed[tag] for tag in parsed if tag in _DESCRIPTIVE_TAGS}
-    for tag in _SUB_IFDS:
+    tags: dict[int, object] = {tag: parsed[tag] for tag in parsed if tag in DESCRIPTIVE_TAGS}
+    for tag in SUB_IFDS:
         sub = parsed.get_ifd(tag)
         if sub:
             tags[tag] = dict(sub)

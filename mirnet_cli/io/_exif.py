@@ -15,6 +15,24 @@ import numpy as np
 EXIF_HEADER = b"Exif\x00\x00"
 ORIENTATION_TAG = 0x0112
 
+# IFD0 tags that describe the picture (not its storage) and are worth carrying over from EXIF into a TIFF.
+DESCRIPTIVE_TAGS = frozenset(
+    {
+        0x010E,  # ImageDescription
+        0x010F,  # Make
+        0x0110,  # Model
+        0x0112,  # Orientation
+        0x011A,  # XResolution
+        0x011B,  # YResolution
+        0x0128,  # ResolutionUnit
+        0x0131,  # Software
+        0x0132,  # DateTime
+        0x013B,  # Artist
+        0x8298,  # Copyright
+    }
+)
+SUB_IFDS = (0x8769, 0x8825)  # Exif IFD, GPS IFD (the Interop IFD rides inside the Exif IFD)
+
 _TIFF_LE = b"II*\x00"
 _TIFF_BE = b"MM\x00*"
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +29,15 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from mirnet_cli.errors import ImageReadError, ImageWriteError
+from mirnet_cli.io._decode import (
+    DEFAULT_MAX_PIXELS,
+    MAX_PIXELS_ENV,
+    Image,
+    exif_from_tiff_tags,
+    max_pixels_limit,
+    read_file_bytes,
+    too_large_reason,
+)
 from mirnet_cli.io._exif import (
     apply_orientation,
     exif_orientation,
@@ -55,6 +62,7 @@ __all__ = [
     "AtomicWriteError",
     "FORMAT_BY_EXT",
     "IMAGE_EXTENSIONS",
+    "MAX_PIXELS_ENV",
     "RAW_EXTENSIONS",
     "TEMP_SUFFIX",
     "Image",
@@ -73,11 +81,6 @@ __all__ = [
     "write_image",
 ]
 
-#: Default pixel-count limit (width × height) guarding against decompression bombs.
-DEFAULT_MAX_PIXELS = 40_000 * 40_000
-#: Environment variable overriding :data:`DEFAULT_MAX_PIXELS`.
-MAX_PIXELS_ENV = "MIRNET_MAX_PIXELS"
-
 
 class ImageIOWarning(UserWarning):
     """Something in an image file is not carried through (extra pages, a damaged EXIF block, ...)."""
@@ -87,82 +90,7 @@ class ImageWriteWarning(ImageIOWarning):
     """Something could not be stored in the chosen output format (alpha, 16 bits, ICC/EXIF)."""
 
 
-@dataclass
-class Image:
-    """A decoded image plus everything needed to write it back faithfully.
-
-    Attributes:
-        pixels: float32 ``H x W x 3`` RGB in [0, 1]; grayscale sources are replicated to 3 channels.
-        alpha: float32 ``H x W`` in [0, 1], or ``None`` when the source has no transparency.
-        bit_depth: 8 or 16, from the stored sample type (RAW → 16).
-        grayscale: the source stored a single colour channel (written back as one channel).
-        exif: EXIF block as ``b"Exif\\0\\0" + TIFF data`` with orientation already reset to 1, or ``None``.
-        icc_profile: embedded ICC profile bytes, or ``None``.
-        format: ``"PNG"``, ``"JPEG"``, ``"TIFF"``, ``"WEBP"``, ``"BMP"``, ``"RAW"`` (or another Pillow name).
-        path: the file it was read from, if any.
-    """
-
-    pixels: np.ndarray
-    alpha: np.ndarray | None = None
-    bit_depth: int = 8
-    grayscale: bool = False
-    exif: bytes | None = None
-    icc_profile: bytes | None = None
-    format: str = "PNG"
-    path: Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.pixels.ndim != 3 or self.pixels.shape[2] != 3:
-            raise ValueError(f"Image.pixels must be H x W x 3, got shape {self.pixels.shape}")
-        if self.bit_depth not in (8, 16):
-            raise ValueError(f"Image.bit_depth must be 8 or 16, got {self.bit_depth}")
-        if self.alpha is not None and self.alpha.shape != self.pixels.shape[:2]:
-            raise ValueError(f"Image.alpha must be H x W = {self.pixels.shape[:2]}, got {self.alpha.shape}")
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    def with_pixels(self, pixels: np.ndarray) -> Image:
-        """Copy with new ``H' x W' x 3`` pixels and the same metadata.
-
-        When the size changes (super-resolution), alpha is resized to match with bicubic interpolation,
-        clipped to [0, 1].
-        """
-        alpha = self.alpha
-        if alpha is not None and alpha.shape != pixels.shape[:2]:
-            import cv2
-
-            alpha = cv2.resize(alpha, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_CUBIC)
-            alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
-        return replace(self, pixels=pixels, alpha=alpha)
-
-
 # --------------------------------------------------------------------------------------------------- reading
-
-
-def max_pixels_limit(max_pixels: int | None = None) -> int:
-    """The decompression-bomb limit: ``max_pixels`` if given, else ``$MIRNET_MAX_PIXELS``, else 40000²."""
-    if max_pixels is not None:
-        return int(max_pixels)
-    value = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
-    if value:
-        try:
-            return int(float(value))
-        except ValueError:
-            warnings.warn(f"ignoring {MAX_PIXELS_ENV}={value!r}: not a number", stacklevel=2)
-    return DEFAULT_MAX_PIXELS
-
-
-def _too_large(width: int, height: int, limit: int) -> str:
-    return (
-        f"image too large: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,} "
-        f"(possible decompression bomb; raise {MAX_PIXELS_ENV} if the file is trusted)"
-    )
 
 
 @contextlib.contextmanager
@@ -206,25 +134,6 @@ def _stored_16bit_colour(im: PILImage.Image) -> bool:
         bits = bits if isinstance(bits, tuple) else (bits,)
         return any(isinstance(b, int) and b > 8 for b in bits)
     return False
-
-
-def exif_from_tiff_tags(source: PILImage.Exif) -> bytes | None:
-    """EXIF block built from a TIFF-structured file's IFD0 (TIFF, DNG, NEF, CR2, ...).
-
-    Keeps only descriptive tags (make, model, date, ...) and the Exif/GPS sub-IFDs, not the storage tags
-    (strip offsets, compression, ...) that would be wrong for any other file.
-    """
-    from mirnet_cli.io._encoders import _DESCRIPTIVE_TAGS, _SUB_IFDS
-
-    out = PILImage.Exif()
-    for tag in source:
-        if tag in _DESCRIPTIVE_TAGS:
-            out[tag] = source[tag]
-    for tag in _SUB_IFDS:
-        sub = source.get_ifd(tag)
-        if sub:
-            out[tag] = dict(sub)
-    return normalize_exif(out.tobytes()) if len(out) else None
 
 
 def _read_exif(im: PILImage.Image) -> bytes | None:
@@ -345,7 +254,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
 
         return read_raw(path, max_pixels=limit)
 
-    data = _read_file_bytes(path)
+    data = read_file_bytes(path)
     try:
         with _pillow_pixel_limit(limit):
             im = PILImage.open(io.BytesIO(data))
@@ -359,7 +268,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
     with im:
         width, height = im.size
         if width * height > limit:
-            raise ImageReadError(path, _too_large(width, height, limit))
+            raise ImageReadError(path, too_large_reason(width, height, limit))
         if width == 0 or height == 0:
             raise ImageReadError(path, "image has no pixels")
         frames = getattr(im, "n_frames", 1)
@@ -420,22 +329,6 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
         format=fmt,
         path=path,
     )
-
-
-def _read_file_bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageReadError(path, "file not found") from None
-    except IsADirectoryError:
-        raise ImageReadError(path, "is a folder, not an image file") from None
-    except PermissionError:
-        raise ImageReadError(path, "permission denied") from None
-    except OSError as exc:
-        raise ImageReadError(path, f"cannot read file: {exc.strerror or exc}") from None
-    if not data:
-        raise ImageReadError(path, "empty file")
-    return data
 
 
 # --------------------------------------------------------------------------------------------------- writing

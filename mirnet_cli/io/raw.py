@@ -29,8 +29,8 @@ def _raw_exif(data: bytes) -> bytes | None:
     try:
         from PIL import Image as PILImage
 
+        from mirnet_cli.io._decode import exif_from_tiff_tags
         from mirnet_cli.io._exif import reset_exif_orientation
-        from mirnet_cli.io.images import exif_from_tiff_tags
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -57,11 +57,11 @@ def read_raw(path: str | Path, *, max_pixels: int | None = None):
     Raises:
         ImageReadError: missing/empty file, rawpy not installed, or LibRaw cannot decode it.
     """
-    from mirnet_cli.io.images import Image, _read_file_bytes, _too_large, max_pixels_limit
+    from mirnet_cli.io._decode import Image, max_pixels_limit, read_file_bytes, too_large_reason
 
     path = Path(path)
     limit = max_pixels_limit(max_pixels)
-    data = _read_file_bytes(path)
+    data = read_file_bytes(path)
     try:
         import rawpy
     except ImportError:
@@ -73,7 +73,7 @@ def read_raw(path: str | Path, *, max_pixels: int | None = None):
         with rawpy.imread(io.BytesIO(data)) as raw:
             sizes = raw.sizes
             if sizes.width * sizes.height > limit:
-                raise ImageReadError(path, _too_large(sizes.width, sizes.height, limit))
+                raise ImageReadError(path, too_large_reason(sizes.width, sizes.height, limit))
             rgb = raw.postprocess(
                 use_camera_wb=True,
                 output_bps=16,
