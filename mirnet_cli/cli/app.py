@@ -61,7 +61,7 @@ app.command("super-resolve")(super_resolve_cmd.super_resolve)
 app.command("deblur")(deblur_cmd.deblur)
 app.command("restore")(restore_cmd.restore)
 app.command("train")(train_cmd.train)
-app.command("benchmark")(benchmark_cmd.benchmark)
+app.command("benchmark", epilog=benchmark_cmd.EPILOG)(benchmark_cmd.benchmark)
 app.command("models")(models_cmd.models)
 app.command("download")(models_cmd.download)
 

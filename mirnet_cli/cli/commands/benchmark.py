@@ -11,9 +11,12 @@ from typing import Any
 
 import typer
 
+from ...benchmark.datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
 from ._run import fail as _fail
 
 _ARCHITECTURES = ("mirnet", "mirnet_v2")
+#: The test sets, one per line, shown at the end of ``mirnet benchmark --help`` (from the dataset registry).
+EPILOG = dataset_help()
 
 
 def _parse_sizes(text: str) -> list[int]:
@@ -43,22 +46,15 @@ def paper_metrics_for(entry: Any, dataset: str) -> dict[str, Any] | None:
     if not pm:
         return None
     named = str(pm.get("dataset", "")).lower().replace("-", "").replace(" ", "")
-    key = {
-        "lol": "lol",
-        "fivek": "fivek",
-        "sidd": "sidd",
-        "dnd": "dnd",
-        "realsr": "realsr",
-        "dpdd": "dpdd",
-    }.get(dataset)
-    if key is None or key not in named:
+    spec = find_spec(dataset)
+    if spec is None or not spec.paper or spec.name not in named:
         return None
     return dict(pm)
 
 
 def benchmark(
     dataset: str | None = typer.Option(
-        None, "--dataset", "-d", help="Test set adapter: sidd, dnd, lol, fivek, realsr, dpdd or folder."
+        None, "--dataset", "-d", help=f"Test set adapter: {dataset_choices()} (layouts below)."
     ),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Folder of the test set (layout per adapter)."
@@ -147,9 +143,7 @@ def benchmark(
     if dataset is None and input_dir is not None:
         dataset = "folder"
     if dataset is None and not speed:
-        raise _fail(
-            "nothing to do: pass --dataset (sidd, dnd, lol, fivek, realsr, dpdd, folder) and/or --speed"
-        )
+        raise _fail(f"nothing to do: pass --dataset ({', '.join(DATASETS)}) and/or --speed")
 
     try:
         from ...benchmark.datasets import dataset_task, load_dataset
