@@ -10,9 +10,12 @@ What people actually have, and what this accepts:
   ``{'model_state_dict': …}``, ``{'model': …}``, ``{'net': …}`` or a bare state dict; ``module.`` prefixes
   (``nn.DataParallel``) are stripped.
 
-The architecture and its constructor config come from, in this order: ``config.json`` / safetensors metadata,
-the registry entry, then the keys and shapes themselves (spandrel-style detection), so ``--weights any.pth``
-needs no ``--arch``.
+The architecture and its constructor config come from the keys and shapes themselves (spandrel-style detection,
+by each model module's ``config_from_state_dict``), so ``--weights any.pth`` needs no ``--arch``. A config given
+with the weights (``config.json``, safetensors metadata, the registry entry) is data too: it may only agree with
+the tensors and fill in what they cannot show, every argument is bounded, and the network is checked on the meta
+device before any memory is allocated. Weights that cannot be right (integer, bool or complex tensors, NaN or
+Inf) are refused.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..errors import CheckpointError
-from ..models import build_model, canonical_architecture
+from ..architectures import canonical_architecture
+from ..models import build_model
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl", ".pickle"}
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "model", "net", "network", "generator")
@@ -129,61 +134,41 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- detection
-def detect_architecture(state: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+def _model_modules() -> dict[str, Any]:
+    """Each architecture's module, which knows its own keys (``matches_state_dict``) and reads its constructor
+    config from the shapes (``config_from_state_dict``). MIRNet-v2 is tried first."""
+    from ..models import mirnet_v1, mirnet_v2
+
+    return {"mirnet_v2": mirnet_v2, "mirnet": mirnet_v1}
+
+
+def detect_architecture(
+    state: Mapping[str, torch.Tensor], declared: Mapping[str, Any] | None = None, source: str | Path = ""
+) -> tuple[str, dict[str, Any]]:
     """Recognise MIRNet / MIRNet-v2 and recover the constructor config from keys and tensor shapes.
 
+    Args:
+        state: the state dict (keys and shapes are read, values are not).
+        declared: a config given with the weights (``config.json``, metadata, registry); it may only repeat what
+            the tensors say, and fills in what they cannot show (MIRNet-v2's ``task``).
+        source: named in error messages.
+
     Returns:
-        ``(architecture, config)`` for :func:`mirnet_cli.models.build_model`.
+        ``(architecture, config)`` for :func:`mirnet_cli.models.build_model`, every argument within the bounds of
+        the architecture's ``CONFIG_BOUNDS``.
 
     Raises:
-        CheckpointError: the keys belong to neither architecture.
+        CheckpointError: the keys belong to neither architecture, or the config cannot be right.
     """
-    if "conv_in.weight" not in state or "conv_out.weight" not in state:
-        raise CheckpointError(_not_mirnet_message(state))
-    conv_in, conv_out = state["conv_in.weight"], state["conv_out.weight"]
-    n_feat, in_ch, k = conv_in.shape[0], conv_in.shape[1], conv_in.shape[2]
-    out_ch = conv_out.shape[0]
-    bias = "conv_in.bias" in state
-    n_groups = _count(state, r"body\.(\d+)\.")
-
-    if "body.0.body.0.dau_top.body.0.weight" in state:
-        c1 = state["body.0.body.0.dau_mid.body.0.weight"].shape[0]
-        c2 = state["body.0.body.0.dau_bot.body.0.weight"].shape[0]
-        config = dict(
-            inp_channels=in_ch, out_channels=out_ch, n_feat=n_feat, chan_factor=_chan_factor(n_feat, c1, c2),
-            n_MRB=_count(state, r"body\.0\.body\.(\d+)\.dau_top\."), bias=bias,
-            task="defocus_deblurring" if in_ch != out_ch else None,
-        )
-        if n_groups != 4:
-            raise CheckpointError(f"MIRNet-v2 always has 4 residual groups; this checkpoint has {n_groups}")
-        return "mirnet_v2", config
-
-    if "body.0.body.0.blocks.0.0.body.0.weight" in state:
-        height = _count(state, r"body\.0\.body\.0\.blocks\.(\d+)\.0\.body\.0\.weight")
-        width = _count(state, r"body\.0\.body\.0\.blocks\.0\.(\d+)\.body\.0\.weight")
-        stride = 2
-        if height > 1:
-            stride = state["body.0.body.0.blocks.1.0.body.0.weight"].shape[0] // n_feat
-        config = dict(
-            in_channels=in_ch, out_channels=out_ch, n_feat=n_feat, kernel_size=k, stride=stride, n_RRG=n_groups,
-            n_MSRB=_count(state, r"body\.0\.body\.(\d+)\.blocks\."), height=height, width=width, bias=bias,
-        )
-        return "mirnet", config
-
+    if declared is not None and not isinstance(declared, Mapping):
+        raise CheckpointError(f"{source or 'checkpoint'}: the model config is not a JSON object")
+    for arch, module in _model_modules().items():
+        if module.matches_state_dict(state):
+            try:
+                return arch, module.config_from_state_dict(state, declared)
+            except ValueError as exc:
+                raise CheckpointError(f"{source or 'checkpoint'}: {arch} weights: {exc}") from None
     raise CheckpointError(_not_mirnet_message(state))
-
-
-def _count(state: Mapping[str, Any], pattern: str) -> int:
-    rx = re.compile(pattern)
-    return len({m.group(1) for key in state if (m := rx.match(key))})
-
-
-def _chan_factor(n_feat: int, c1: int, c2: int) -> float:
-    """The float f with int(n·f) == c1 and int(n·f²) == c2 (the reference computes channels that way)."""
-    for cand in (round(c1 / n_feat, 4), round(c1 / n_feat, 2), round(c1 / n_feat, 1), c1 / n_feat):
-        if int(n_feat * cand) == c1 and int(n_feat * cand**2) == c2:
-            return cand
-    raise CheckpointError(f"cannot find a chan_factor giving channels {n_feat}, {c1}, {c2}")
 
 
 def _not_mirnet_message(state: Mapping[str, Any]) -> str:
@@ -191,9 +176,57 @@ def _not_mirnet_message(state: Mapping[str, Any]) -> str:
     return f"the checkpoint is neither MIRNet nor MIRNet-v2 (first keys: {sample})"
 
 
+def check_weights(state: Mapping[str, torch.Tensor], source: str | Path = "") -> None:
+    """Refuse weights that cannot be right: integer, bool or complex tensors, and NaN or Inf values.
+
+    Raises:
+        CheckpointError: naming the first offending key and how many there are.
+    """
+    where = source or "checkpoint"
+    wrong = [k for k, v in state.items() if not v.is_floating_point()]
+    if wrong:
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        raise CheckpointError(f"{where}: {wrong[0]}{more} holds {str(state[wrong[0]].dtype).replace('torch.', '')} "
+                              "values; network weights are floating point")
+    bad = [k for k, v in state.items() if not _all_finite(v)]
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise CheckpointError(f"{where}: {bad[0]}{more} holds NaN or Inf values; these weights cannot give an image")
+
+
+class _ParametersOnMeta(TorchFunctionMode):
+    """Parameters (made with ``torch.empty``) go to the meta device: their shapes, without memory.
+
+    Narrower than ``with torch.device("meta")`` on purpose: small tensors made from data (v1's blur filter) stay
+    on the CPU, so no meta arithmetic kernel runs (the first one imports sympy and torch._dynamo, ~1-2 s).
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func is torch.empty and kwargs.get("device") is None:
+            kwargs["device"] = "meta"
+        return func(*args, **kwargs)
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    # numpy on the CPU: one pass and no per-op dispatch (torch.isfinite costs ~ms per tensor on a busy machine)
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64, torch.float16):
+        import numpy as np
+
+        return bool(np.isfinite(t.detach().numpy()).all())
+    return bool(torch.isfinite(t).all())
+
+
 # --------------------------------------------------------------------------------------------------- loading
 def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path = "") -> None:
     """``model.load_state_dict(state, strict=True)`` with a short, readable error on mismatch."""
+    _check_keys_and_shapes(model, state, source)
+    model.load_state_dict(state, strict=True)
+
+
+def _check_keys_and_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
+    """Raise a one-line CheckpointError unless ``state`` has exactly ``model``'s keys and shapes (``model`` may
+    live on the meta device: only shapes are compared)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -207,7 +240,6 @@ def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], 
                 parts.append(f"{len(items)} {label}: {shown}")
         name = getattr(model, "architecture", type(model).__name__)
         raise CheckpointError(f"{source or 'checkpoint'} does not match {name}{_cfg_text(model)}: " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
 
 
 def _cfg_text(model: nn.Module) -> str:
@@ -256,16 +288,34 @@ def model_from_state(
     config: Mapping[str, Any] | None = None,
     source: str | Path = "",
 ) -> nn.Module:
-    """Build the right model for ``state`` and load it strictly. Config given here wins over detection."""
-    if architecture is None or config is None:
-        det_arch, det_cfg = detect_architecture(state)
-        architecture = architecture or det_arch
-        if config is None:
-            config = det_cfg
+    """Build the right model for ``state`` and load it strictly.
+
+    The tensors are the truth, and nothing is allocated before they are checked: the weights must be finite floats
+    (:func:`check_weights`), the architecture and config come from the keys and shapes (a given ``architecture``
+    / ``config`` may only agree with them; see :func:`detect_architecture`), every argument is bounded, and the
+    network is first built on the meta device (no memory) to compare its keys and shapes with ``state``. So the
+    model built at the end is never larger than the tensors the file holds.
+
+    Raises:
+        CheckpointError: one line naming ``source`` and the reason.
+    """
+    where = source or "checkpoint"
+    check_weights(state, source)
+    det_arch, config = detect_architecture(state, config, source)
+    if architecture is not None:
+        try:
+            wanted = canonical_architecture(architecture)
+        except ValueError as exc:
+            raise CheckpointError(f"{where}: {exc}") from None
+        if wanted != det_arch:
+            raise CheckpointError(f"{where}: the config says {wanted} but the weights are {det_arch}")
     try:
-        model = build_model(architecture, **dict(config))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{source or 'checkpoint'}: bad model config ({exc})") from None
+        with _ParametersOnMeta():
+            skeleton = build_model(det_arch, **config)
+        _check_keys_and_shapes(skeleton, state, source)
+        model = build_model(det_arch, **config)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{where}: bad model config ({_first_line(exc)})") from None
     load_state_dict_strict(model, state, source)
     return model.eval()
 

@@ -41,11 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..architectures import ARCHITECTURES
 from ..errors import MirnetError
 
 SCHEMA_VERSION = 1
 REGISTRY_FILENAME = "registry.json"
-ARCHITECTURES = ("mirnet", "mirnet_v2")
 # Lower rank = tried first among the defaults for one task key.
 PRIORITY_RANK = {"official": 0, "bundled": 1, "community": 2}
 REQUIRED_FIELDS = ("name", "task", "architecture", "config")

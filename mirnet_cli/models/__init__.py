@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .. import architectures as _names
+from ..architectures import canonical_architecture
 from .mirnet_v1 import MIRNet
 from .mirnet_v2 import MIRNetV2
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"mirnet": MIRNet, "mirnet_v2": MIRNetV2}
-
-# Names people (and config.json files of the golden cases / the authors' yml) use for the same thing.
-_ALIASES = {"mirnet": "mirnet", "mirnet_v1": "mirnet", "mirnetv1": "mirnet", "mirnet_v2": "mirnet_v2",
-            "mirnetv2": "mirnet_v2", "mirnet2": "mirnet_v2"}
+#: The class of each architecture name of :data:`mirnet_cli.architectures.ARCHITECTURES` (defined there, once).
+ARCHITECTURES: dict[str, type[nn.Module]] = dict(zip(_names.ARCHITECTURES, (MIRNet, MIRNetV2), strict=True))
 
 
 @dataclass(frozen=True)
@@ -37,13 +36,6 @@ class ModelFacts:
 
 
 FACTS = {"mirnet": ModelFacts("mirnet"), "mirnet_v2": ModelFacts("mirnet_v2")}
-
-
-def canonical_architecture(name: str) -> str:
-    key = name.strip().lower().replace("-", "_")
-    if key not in _ALIASES:
-        raise ValueError(f"unknown architecture {name!r}; expected one of {sorted(ARCHITECTURES)}")
-    return _ALIASES[key]
 
 
 def build_model(architecture: str, **config) -> nn.Module:

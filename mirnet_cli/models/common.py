@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -39,3 +43,72 @@ class SKFF(nn.Module):
         attention = torch.stack([fc(feats_z) for fc in self.fcs], dim=1)  # [B, k, C, 1, 1]
         attention = self.softmax(attention)
         return (feats * attention).sum(dim=1)
+
+
+# --------------------------------------------------------------------- constructor configs read from state dicts
+# Shared by ``config_from_state_dict`` of each model module: the tensors are the truth, a declared config
+# (config.json, safetensors metadata, the registry) may only repeat what they say, and every argument is bounded,
+# so that no file can make the loader build a network larger than the tensors it holds.
+
+
+def key_indices(keys: Iterable[str], pattern: str) -> list[int]:
+    """Sorted distinct integers captured by the first group of ``pattern`` (matched at the start of each key)."""
+    rx = re.compile(pattern)
+    return sorted({int(m.group(1)) for key in keys if (m := rx.match(key))})
+
+
+def tensor_shape(state: Mapping[str, Any], key: str, ndim: int) -> tuple[int, ...]:
+    """The shape of ``state[key]``, which must be a tensor with ``ndim`` dimensions.
+
+    Raises:
+        ValueError: missing, not a tensor, or another number of dimensions.
+    """
+    value = state.get(key)
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{key} is missing")
+    if value.dim() != ndim:
+        raise ValueError(f"{key} has shape {tuple(value.shape)}, expected {ndim} dimensions")
+    return tuple(int(s) for s in value.shape)
+
+
+def check_config(config: Mapping[str, Any], bounds: Mapping[str, tuple[Any, ...]]) -> None:
+    """Every argument known and within its bounds.
+
+    ``bounds`` maps a name to ``(low, high)`` (an integer, or a number when ``low`` is a float), ``(bool,)`` or a
+    tuple of allowed values (e.g. ``(None, "defocus_deblurring")``).
+
+    Raises:
+        ValueError: an unknown argument, a wrong type or a value out of bounds (naming it and the bounds).
+    """
+    for name, value in config.items():
+        if name not in bounds:
+            raise ValueError(f"unknown argument {name!r} (expected {', '.join(bounds)})")
+        rule = bounds[name]
+        if rule == (bool,):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false, not {value!r}")
+        elif len(rule) == 2 and isinstance(rule[0], (int, float)) and not isinstance(rule[0], bool):
+            low, high = rule
+            number = (int, float) if isinstance(low, float) else int
+            if isinstance(value, bool) or not isinstance(value, number) or not low <= value <= high:
+                kind = "a number" if isinstance(low, float) else "an integer"
+                raise ValueError(f"{name} must be {kind} from {low} to {high}, not {value!r}")
+        elif value not in rule:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, rule))}, not {value!r}")
+
+
+def merge_declared(derived: dict[str, Any], declared: Mapping[str, Any] | None, free: Mapping[str, Any],
+                   bounds: Mapping[str, tuple[Any, ...]]) -> dict[str, Any]:
+    """The config to build: ``derived`` (read from the tensors) plus the ``free`` arguments the tensors do not show
+    (their defaults, or the declared values).
+
+    Raises:
+        ValueError: a declared value differs from the tensors', or any value is out of ``bounds``.
+    """
+    declared = dict(declared or {})
+    check_config(declared, bounds)
+    check_config(derived, bounds)
+    for name, value in declared.items():
+        if name in derived and value != derived[name]:
+            raise ValueError(f"the config says {name}={value!r} but the weights have {name}={derived[name]!r}")
+    return {**derived, **{k: declared.get(k, v) for k, v in free.items()}}

@@ -15,12 +15,14 @@ Two quirks of the reference are kept on purpose because they are visible in its 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import SKFF
+from .common import SKFF, key_indices, merge_declared, tensor_shape
 
 
 class AntiAliasDownsample(nn.Module):
@@ -265,3 +267,62 @@ class MIRNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv_out(self.body(self.conv_in(x))) + x
+
+
+# --------------------------------------------------------------------------- recognising a MIRNet state dict
+#: Bounds on every constructor argument accepted from a checkpoint (the released networks: 64 features, 3 RRGs of
+#: 2 MSRBs, 3 scales, 2 DAU columns, stride 2, 3×3 kernels).
+CONFIG_BOUNDS: dict[str, tuple[Any, ...]] = {
+    "in_channels": (1, 16), "out_channels": (1, 16), "n_feat": (8, 512), "kernel_size": (1, 11),
+    "stride": (1, 4), "n_RRG": (1, 16), "n_MSRB": (1, 16), "height": (1, 5), "width": (1, 8), "bias": (bool,),
+}
+
+
+def matches_state_dict(state: Mapping[str, Any]) -> bool:
+    """Whether the keys are MIRNet's: ``conv_in`` and the first DAU of the first MSRB of the first RRG."""
+    return "conv_in.weight" in state and "body.0.body.0.blocks.0.0.body.0.weight" in state
+
+
+def config_from_state_dict(state: Mapping[str, Any], declared: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``MIRNet(**config)`` arguments of a state dict, read from its keys and tensor shapes.
+
+    * ``n_feat``, ``in_channels``, ``kernel_size`` from ``conv_in.weight`` [n_feat, in, k, k]; ``out_channels``
+      from ``conv_out.weight``; ``bias`` = whether ``conv_in.bias`` exists;
+    * ``n_RRG``, ``n_MSRB``, ``height`` (scales) and ``width`` (DAU columns) by counting blocks;
+    * ``stride`` = the width of the second scale over ``n_feat`` (with one scale it is not visible: the declared
+      value, else 2).
+
+    Args:
+        state: the state dict (only keys and shapes are read).
+        declared: a config from ``config.json``, safetensors metadata or the registry; it may only repeat what
+            the tensors say.
+
+    Returns:
+        The config, every argument within :data:`CONFIG_BOUNDS`.
+
+    Raises:
+        ValueError: not MIRNet keys, a declared value the tensors contradict, or a value out of bounds.
+    """
+    if not matches_state_dict(state):
+        raise ValueError("not a MIRNet state dict (no conv_in / body.0.body.0.blocks keys)")
+    n_feat, in_channels, kernel_size, kernel_w = tensor_shape(state, "conv_in.weight", 4)
+    if kernel_size != kernel_w or kernel_size % 2 == 0:
+        raise ValueError(f"conv_in.weight has a {kernel_size}×{kernel_w} kernel; MIRNet uses odd square kernels")
+    out_channels = tensor_shape(state, "conv_out.weight", 4)[0]
+    height = len(key_indices(state, r"body\.0\.body\.0\.blocks\.(\d+)\.0\.body\.0\.weight"))
+    derived: dict[str, Any] = dict(
+        in_channels=in_channels, out_channels=out_channels, n_feat=n_feat, kernel_size=kernel_size,
+        n_RRG=len(key_indices(state, r"body\.(\d+)\.")),
+        n_MSRB=len(key_indices(state, r"body\.0\.body\.(\d+)\.blocks\.")), height=height,
+        width=len(key_indices(state, r"body\.0\.body\.0\.blocks\.0\.(\d+)\.body\.0\.weight")),
+        bias="conv_in.bias" in state,
+    )
+    free: dict[str, Any] = {}
+    if height > 1:
+        second = tensor_shape(state, "body.0.body.0.blocks.1.0.body.0.weight", 4)[0]
+        if second % n_feat:
+            raise ValueError(f"the second scale has {second} channels, not a multiple of n_feat={n_feat}")
+        derived["stride"] = second // n_feat
+    else:
+        free["stride"] = 2
+    return merge_declared(derived, declared, free, CONFIG_BOUNDS)

@@ -11,10 +11,13 @@ fusion passes per MRB and no upsampler.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
 
-from .common import SKFF
+from .common import SKFF, check_config, key_indices, merge_declared, tensor_shape
 
 
 def _lrelu() -> nn.Module:
@@ -209,3 +212,70 @@ class MIRNetV2(nn.Module):
         if self.feature_residual:
             return self.conv_out(deep + f)
         return self.conv_out(deep) + x
+
+
+# --------------------------------------------------------------------------- recognising a MIRNet-v2 state dict
+#: Bounds on every constructor argument accepted from a checkpoint (the authors' networks: 80 features, factor
+#: 1.5, 2 MRBs; 3 or 6 input channels). ``n_RRG``, ``height``, ``width`` and ``scale`` are ignored by the network.
+CONFIG_BOUNDS: dict[str, tuple[Any, ...]] = {
+    "inp_channels": (1, 16), "out_channels": (1, 16), "n_feat": (4, 512), "chan_factor": (1.0, 4.0),
+    "n_RRG": (1, 16), "n_MRB": (1, 16), "height": (1, 8), "width": (1, 8), "scale": (1, 8), "bias": (bool,),
+    "task": (None, "defocus_deblurring"),
+}
+
+
+def matches_state_dict(state: Mapping[str, Any]) -> bool:
+    """Whether the keys are MIRNet-v2's: ``conv_in`` and an RCB ``dau_top`` in the first MRB of the first group."""
+    return "conv_in.weight" in state and "body.0.body.0.dau_top.body.0.weight" in state
+
+
+def config_from_state_dict(state: Mapping[str, Any], declared: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``MIRNetV2(**config)`` arguments of a state dict, read from its keys and tensor shapes.
+
+    * ``n_feat`` = rows of ``conv_in.weight`` [n_feat, inp_channels, 3, 3]; ``out_channels`` = rows of
+      ``conv_out.weight``; ``bias`` = whether ``conv_in.bias`` exists;
+    * ``chan_factor`` f from the widths of the middle and bottom scales, ``int(n·f)`` and ``int(n·f²)``;
+    * ``n_MRB`` = the number of MRBs in the first group (there must be 4 groups);
+    * ``task`` (not visible in the shapes): the declared value, else ``defocus_deblurring`` when the input and
+      output channels differ; ``n_RRG``, ``height``, ``width``, ``scale``: the declared values, else the defaults.
+
+    Args:
+        state: the state dict (only keys and shapes are read).
+        declared: a config from ``config.json``, safetensors metadata or the registry; it may only repeat what
+            the tensors say.
+
+    Returns:
+        The config, every argument within :data:`CONFIG_BOUNDS`.
+
+    Raises:
+        ValueError: not MIRNet-v2 keys, a declared value the tensors contradict, or a value out of bounds.
+    """
+    if not matches_state_dict(state):
+        raise ValueError("not a MIRNet-v2 state dict (no conv_in / body.0.body.0.dau_top keys)")
+    n_feat, inp_channels, _, _ = tensor_shape(state, "conv_in.weight", 4)
+    out_channels = tensor_shape(state, "conv_out.weight", 4)[0]
+    c1 = tensor_shape(state, "body.0.body.0.dau_mid.body.0.weight", 4)[0]
+    c2 = tensor_shape(state, "body.0.body.0.dau_bot.body.0.weight", 4)[0]
+    groups = key_indices(state, r"body\.(\d+)\.")
+    if groups != [0, 1, 2, 3]:
+        raise ValueError(f"MIRNet-v2 always has 4 residual groups; these weights have {len(groups)}")
+    check_config({"n_feat": n_feat}, CONFIG_BOUNDS)  # before any arithmetic on it
+    wanted = (declared or {}).get("chan_factor")
+    chan_factor = _chan_factor(n_feat, c1, c2, wanted)
+    derived = dict(inp_channels=inp_channels, out_channels=out_channels, n_feat=n_feat, chan_factor=chan_factor,
+                   n_MRB=len(key_indices(state, r"body\.0\.body\.(\d+)\.dau_top\.")), bias="conv_in.bias" in state)
+    free = dict(n_RRG=4, height=3, width=2, scale=1,
+                task="defocus_deblurring" if inp_channels != out_channels else None)
+    return merge_declared(derived, declared, free, CONFIG_BOUNDS)
+
+
+def _chan_factor(n_feat: int, c1: int, c2: int, wanted: Any = None) -> float:
+    """The factor f with ``int(n·f) == c1`` and ``int(n·f²) == c2`` (the reference computes widths that way);
+    ``wanted`` (a declared value) when it gives those widths."""
+    candidates = [round(c1 / n_feat, 4), round(c1 / n_feat, 2), round(c1 / n_feat, 1), c1 / n_feat]
+    if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
+        candidates.insert(0, wanted)
+    for cand in candidates:
+        if 0 < cand <= 16 and int(n_feat * cand) == c1 and int(n_feat * cand**2) == c2:
+            return cand
+    raise ValueError(f"no chan_factor gives the scale widths {n_feat}, {c1}, {c2} of these weights")

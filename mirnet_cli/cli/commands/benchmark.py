@@ -11,10 +11,10 @@ from typing import Any
 
 import typer
 
+from ...architectures import ARCHITECTURES
 from ...benchmark.datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
 from ._run import fail as _fail
 
-_ARCHITECTURES = ("mirnet", "mirnet_v2")
 #: The test sets, one per line, shown at the end of ``mirnet benchmark --help`` (from the dataset registry).
 EPILOG = dataset_help()
 
@@ -176,7 +176,7 @@ def benchmark(
             precision, tile_value = "fp32", 0
         elif weights is not None:
             source = weights
-        elif model is not None and model.lower().replace("-", "_") in _ARCHITECTURES:
+        elif model is not None and model.lower().replace("-", "_") in ARCHITECTURES:
             if ds is not None:
                 raise MirnetError(
                     f"--model {model} builds a randomly initialised network, which only makes sense with --speed "
