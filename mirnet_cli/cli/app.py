@@ -64,6 +64,7 @@ app.command("train")(train_cmd.train)
 app.command("benchmark", epilog=benchmark_cmd.EPILOG)(benchmark_cmd.benchmark)
 app.command("models")(models_cmd.models)
 app.command("download")(models_cmd.download)
+app.command("cache")(models_cmd.cache)
 
 
 def main() -> None:

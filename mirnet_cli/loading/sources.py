@@ -20,9 +20,18 @@ long-lived processes ignore later changes): ``HF_HOME`` (else ``$XDG_CACHE_HOME/
 ``HF_HUB_OFFLINE=1`` (no network attempt at all: cached files work, anything else raises :class:`SourceError`).
 
 Integrity: a URL download is hashed while it streams. When the expected sha256 is known and differs, the file is
-deleted and :class:`SourceError` says so; otherwise the digest is stored next to the file as ``<file>.sha256``
-(so a registry whose ``sha256`` is still ``null`` can be completed from a real download). Files land in the cache
-only through an atomic rename, so an interrupted download never leaves a half file under the final name.
+deleted and :class:`SourceError` says so. When the registry publishes none, the first download's digest is recorded
+(trust on first use, said in one ``note:`` line) and pins the file from then on: ``<file>.sha256`` next to a URL
+download or an imported file, ``<HF_HOME>/mirnet/sha256/hf/<path in the Hub cache>.sha256`` for Hub files. Every
+:func:`fetch` of a cached file hashes the file itself (about 0.1 s per 100 MB) and compares it with the registry's
+sha256, else with the recorded one: a cached file replaced or corrupted after its download is refused with a
+one-line error, never used. A later download (``--force``) must match the pin too. Files land in the cache only
+through an atomic rename, so an interrupted download never leaves a half file under the final name, and a failed
+download leaves no empty folder behind.
+
+Imported files: ``mirnet download NAME --from FILE`` copies a file obtained elsewhere (e.g. without a network) to
+``<HF_HOME>/mirnet/imported/<NAME>/`` (see :mod:`mirnet_cli.loading.cache`); :func:`fetch` of the entry uses it
+before its ``sources``.
 
 Licences: the first time a registry entry with a ``licence`` is fetched, one ``note:`` line is printed to stderr
 and a marker ``<HF_HOME>/mirnet/licences-accepted/<name>`` is written so that it is not shown again.
@@ -184,13 +193,12 @@ def is_cached(
         entry = entry_or_source
         if entry.bundled is not None and _local_ok(entry.bundled_path):
             return True
-        return any(_cached_path(src, entry.sha256, entry.revision) is not None for src in entry.sources)
+        if imported_file(entry.name) is not None:
+            return True
+        return any(_present(src, entry.sha256, entry.revision) for src in entry.sources)
     source = os.fspath(entry_or_source)
     if source.startswith(("hf://", "https://", "http://")):
-        try:
-            return _cached_path(source, None, None) is not None
-        except SourceError:
-            return False
+        return _present(source, None, None)
     if Path(source).expanduser().exists():
         return _local_ok(Path(source).expanduser())
     entry = _lookup_name(source, registry)
@@ -248,12 +256,18 @@ def _fetch_entry(entry: CheckpointEntry, force: bool) -> Path:
             return path
         if not entry.sources:
             raise SourceError(f"{entry.name}: the bundled model folder {bundled} is missing")
+    imported = imported_file(entry.name)
+    if imported is not None and not force:
+        path = _verify(imported, entry.sha256, entry.name)
+        if path is not None:
+            _licence_notice(entry)
+            return path
     if not entry.sources:
         raise SourceError(entry.manual_message or f"{entry.name}: the registry gives no way to obtain it")
 
     if not force:
         for src in entry.sources:
-            cached = _cached_path(src, entry.sha256, entry.revision)
+            cached = _cached_path(src, entry.sha256, entry.revision, label=entry.name)
             if cached is not None:
                 _licence_notice(entry)
                 return cached
@@ -266,12 +280,14 @@ def _fetch_entry(entry: CheckpointEntry, force: bool) -> Path:
     for src in entry.sources:
         try:
             if src.startswith("hf://"):
-                path = _fetch_hf(src, revision=entry.revision, sha256=entry.sha256, force=force)
+                path = _fetch_hf(src, revision=entry.revision, sha256=entry.sha256, force=force, label=entry.name)
             else:
-                path = _fetch_url(src, sha256=entry.sha256, force=force)
+                path = _fetch_url(src, sha256=entry.sha256, force=force, label=entry.name)
         except SourceError as exc:
             errors.append(str(exc))
             continue
+        if imported is not None:  # --force: the fresh download replaces the imported copy
+            _remove_tree(imported.parent)
         _licence_notice(entry)
         return path
     raise SourceError(f"could not fetch {entry.name}: " + " | ".join(errors))
@@ -304,11 +320,112 @@ def _local_ok(path: Path | None) -> bool:
     return True
 
 
-def _cached_path(source: str, sha256: str | None, revision: str | None) -> Path | None:
-    """The cached local path of an ``hf://`` or URL source, or ``None`` (no network access)."""
+def _cached_path(source: str, sha256: str | None, revision: str | None, *, label: str = "") -> Path | None:
+    """The cached, verified local path of an ``hf://`` or URL source, or ``None`` (no network access).
+
+    Raises:
+        SourceError: the cached file no longer matches the digest recorded at its download.
+    """
     if source.startswith("hf://"):
-        return _hf_cached(source, revision)
-    return _url_cached(source, sha256)
+        cached = _hf_cached(source, revision)
+        return None if cached is None else _verify_hf(cached, sha256, label or source)
+    return _url_cached(source, sha256, label=label)
+
+
+def _present(source: str, sha256: str | None, revision: str | None) -> bool:
+    """Whether a cached copy of ``source`` exists (cheap: no hashing; :func:`fetch` verifies it on use)."""
+    if source.startswith("hf://"):
+        try:
+            return _hf_cached(source, revision) is not None
+        except SourceError:
+            return False
+    path = url_cache_path(source)
+    if not path.is_file():
+        return False
+    recorded = _read_digest(_sidecar(path))
+    return not (sha256 and recorded and recorded != sha256.lower())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Integrity records (see the module docstring)
+
+
+def digest_record(path: str | os.PathLike[str]) -> Path:
+    """Where the sha256 of a cached file is recorded: ``<file>.sha256`` beside URL downloads and imported files;
+    under ``<HF_HOME>/mirnet/sha256/hf/`` for files in the Hub cache (which is huggingface_hub's to manage)."""
+    p = Path(path)
+    try:
+        rel = p.relative_to(hub_cache_dir())
+    except ValueError:
+        return _sidecar(p)
+    return cache_root() / "sha256" / "hf" / rel.parent / (rel.name + ".sha256")
+
+
+def _read_digest(record: Path) -> str | None:
+    try:
+        text = record.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    digest = text[0].lower() if text else ""
+    return digest if re.fullmatch(r"[0-9a-f]{64}", digest) else None
+
+
+def _record_digest(record: Path, digest: str) -> None:
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    _write_quietly(record, digest + "\n")
+
+
+def _tofu_note(label: str, digest: str, first: bool = True) -> None:
+    when = "the first download's" if first else "this file's"
+    print(f"note: {label}: no sha256 is published for it; recorded {when} ({digest[:12]}…) and every later use is "
+          "checked against it (trust on first use)", file=sys.stderr)
+
+
+class _Stale(Exception):
+    """The cached file is not the one the registry's sha256 names (the registry moved on, or the file changed)."""
+
+
+def _check(path: Path, expected: str | None, label: str) -> Path:
+    """Hash ``path`` and compare it with the registry's sha256, else with the recorded one (recording it on first
+    use).
+
+    Raises:
+        _Stale: the registry expects another digest (the caller deletes the file and downloads it again).
+        SourceError: the file changed since its digest was recorded.
+    """
+    digest = sha256_file(path)
+    record = digest_record(path)
+    recorded = _read_digest(record)
+    if expected:
+        if digest != expected.lower():
+            raise _Stale(digest)
+        if recorded != digest:
+            _record_digest(record, digest)
+        return path
+    if recorded is None:
+        _record_digest(record, digest)
+        _tofu_note(label or path.name, digest, first=False)
+    elif digest != recorded:
+        raise SourceError(
+            f"{path}: the cached file changed since it was downloaded (sha256 {digest[:12]}…, recorded "
+            f"{recorded[:12]}…): replaced or corrupted, so it is not used; fetch it again with `mirnet download "
+            f"{label or path.name} --force` or remove it with `mirnet cache --clear`")
+    return path
+
+
+def _verify(path: Path, expected: str | None, label: str) -> Path | None:
+    """:func:`_check`, deleting a stale file (and its record) with a warning; ``None`` then."""
+    try:
+        return _check(path, expected, label)
+    except _Stale as stale:
+        print(f"warning: cached {path} has sha256 {stale}, expected {expected.lower()}; deleted it",
+              file=sys.stderr)
+        path.unlink(missing_ok=True)
+        digest_record(path).unlink(missing_ok=True)
+        return None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -343,7 +460,33 @@ def _hf_cached(source: str, revision: str | None) -> Path | None:
         return None
 
 
-def _fetch_hf(source: str, *, revision: str | None, sha256: str | None, force: bool) -> Path:
+def _hf_files(path: Path) -> list[Path]:
+    """The files to verify for an ``hf://`` result: the file, or the folder's model files."""
+    return [path] if path.is_file() else [path / f for f in HF_FOLDER_FILES if (path / f).is_file()]
+
+
+def _delete_hf_file(path: Path) -> None:
+    """Remove a Hub cache file: the snapshot link, its blob and our record of it."""
+    blob = path.resolve()
+    digest_record(path).unlink(missing_ok=True)
+    for p in {path, blob}:
+        p.unlink(missing_ok=True)
+
+
+def _verify_hf(path: Path, sha256: str | None, label: str) -> Path | None:
+    """Check a cached ``hf://`` file (or a snapshot's model files); the registry's sha256 applies to the weights."""
+    for f in _hf_files(path):
+        expected = sha256 if f == path or f.name == "model.safetensors" else None
+        try:
+            _check(f, expected, label)
+        except _Stale as stale:
+            print(f"warning: cached {f} has sha256 {stale}, expected {sha256}; deleted it", file=sys.stderr)
+            _delete_hf_file(f)
+            return None
+    return path
+
+
+def _fetch_hf(source: str, *, revision: str | None, sha256: str | None, force: bool, label: str = "") -> Path:
     from huggingface_hub.utils import (
         EntryNotFoundError,
         HfHubHTTPError,
@@ -354,8 +497,9 @@ def _fetch_hf(source: str, *, revision: str | None, sha256: str | None, force: b
     )
 
     offline = is_offline()
+    label = label or source
     if not force:
-        cached = _hf_cached(source, revision)
+        cached = _cached_path(source, sha256, revision, label=label)
         if cached is not None:
             return cached
     if offline:
@@ -381,14 +525,21 @@ def _fetch_hf(source: str, *, revision: str | None, sha256: str | None, force: b
     except OSError as exc:
         raise SourceError(f"{source}: download failed: {_first_line(exc)}") from None
 
-    if sha256 and path.is_file():
-        digest = sha256_file(path)
-        if digest != sha256.lower():
-            blob = path.resolve()
-            for p in {path, blob}:
-                p.unlink(missing_ok=True)
-            raise SourceError(f"sha256 mismatch for {path.name} from {source}: expected {sha256.lower()}, "
+    for f in _hf_files(path):
+        expected = sha256 if f == path or f.name == "model.safetensors" else None
+        digest, record = sha256_file(f), digest_record(f)
+        pinned = _read_digest(record)
+        if expected and digest != expected.lower():
+            _delete_hf_file(f)
+            raise SourceError(f"sha256 mismatch for {f.name} from {source}: expected {expected.lower()}, "
                               f"got {digest}; the file was deleted")
+        if not expected and pinned and digest != pinned:
+            raise SourceError(f"{f.name} from {source} differs from the first download (sha256 {digest[:12]}…, "
+                              f"recorded {pinned[:12]}…); not used. `mirnet cache --clear` forgets the old one")
+        if pinned != digest:
+            _record_digest(record, digest)
+            if not expected:
+                _tofu_note(label, digest)
     return path
 
 
@@ -409,51 +560,47 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _url_cached(url: str, sha256: str | None) -> Path | None:
-    """The cached download of ``url`` if present (and matching ``sha256`` when one is expected)."""
+def _url_cached(url: str, sha256: str | None, *, label: str = "") -> Path | None:
+    """The cached download of ``url``, hashed and checked against ``sha256`` (a stale file is deleted: ``None``)
+    or against the digest recorded at its download.
+
+    Raises:
+        SourceError: the file changed since its download.
+    """
     path = url_cache_path(url)
     if not path.is_file():
         return None
-    if sha256:
-        side = _sidecar(path)
-        try:
-            recorded = side.read_text(encoding="ascii").split()[0].lower()
-        except (OSError, IndexError, UnicodeDecodeError):
-            recorded = sha256_file(path)
-            _write_quietly(side, recorded + "\n")
-        if recorded != sha256.lower():
-            # The registry now expects another file (or the cache was tampered with): drop it, fetch again.
-            print(f"warning: cached {path} has sha256 {recorded}, expected {sha256.lower()}; deleted it",
-                  file=sys.stderr)
-            path.unlink(missing_ok=True)
-            side.unlink(missing_ok=True)
-            return None
-    return path
+    return _verify(path, sha256, label or url)
 
 
-def _fetch_url(url: str, *, sha256: str | None, force: bool) -> Path:
+def _fetch_url(url: str, *, sha256: str | None, force: bool, label: str = "") -> Path:
     if not force:
-        cached = _url_cached(url, sha256)
+        cached = _url_cached(url, sha256, label=label)
         if cached is not None:
             return cached
     if is_offline():
         what = "cannot be downloaded again" if force else "is not in the cache"
         raise SourceError(f"{url} {what} and HF_HUB_OFFLINE=1 (no network)")
-    return _download_url(url, url_cache_path(url), sha256)
+    return _download_url(url, url_cache_path(url), sha256, label=label or url)
 
 
-def _download_url(url: str, dest: Path, sha256: str | None) -> Path:
-    """Stream ``url`` to a temporary file next to ``dest``, hash it, verify, then rename it into place."""
+def _download_url(url: str, dest: Path, sha256: str | None, *, label: str = "") -> Path:
+    """Stream ``url`` to a temporary file next to ``dest``, hash it, verify (against ``sha256``, else the digest
+    pinned by the first download), then rename it into place. A failure leaves no file and no empty folder."""
     from tqdm.auto import tqdm
 
     from .._version import __version__
 
+    pinned = None if sha256 else _read_digest(_sidecar(dest))
+    created = _missing_parents(dest.parent)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".incomplete")
     except OSError as exc:
+        _remove_empty(created)
         raise SourceError(f"cannot write to the cache folder {dest.parent}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
+    done = False
     h = hashlib.sha256()
     received = 0
     try:
@@ -477,8 +624,14 @@ def _download_url(url: str, dest: Path, sha256: str | None) -> Path:
             _sidecar(dest).unlink(missing_ok=True)
             raise SourceError(f"sha256 mismatch for {dest.name} from {url}: expected {sha256.lower()}, "
                               f"got {digest}; the file was deleted")
+        if pinned and digest != pinned:
+            raise SourceError(f"{url} now sends another file than the first download (sha256 {digest[:12]}…, "
+                              f"recorded {pinned[:12]}…); not used. `mirnet cache --clear` forgets the old one")
         _write_quietly(_sidecar(dest), digest + "\n")
         os.replace(tmp, dest)
+        done = True
+        if not sha256 and not pinned:
+            _tofu_note(label or url, digest)
     except urllib.error.HTTPError as exc:
         raise SourceError(f"download failed for {url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
@@ -487,7 +640,48 @@ def _download_url(url: str, dest: Path, sha256: str | None) -> Path:
         raise SourceError(f"download failed for {url}: {_first_line(exc) or type(exc).__name__}") from None
     finally:
         tmp.unlink(missing_ok=True)
+        if not done:
+            _remove_empty(created)
     return dest
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed download created, deepest first, as long as they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _remove_tree(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def imported_dir(name: str) -> Path:
+    """The folder holding the copy of entry ``name`` imported with ``mirnet download NAME --from FILE``."""
+    return cache_root() / "imported" / re.sub(r"[^A-Za-z0-9._+-]", "_", name)
+
+
+def imported_file(name: str) -> Path | None:
+    """The imported checkpoint file of entry ``name``, or ``None``."""
+    folder = imported_dir(name)
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.endswith(".sha256")
+                   and not p.name.startswith("."))
+    return files[0] if files else None
 
 
 def _write_quietly(path: Path, text: str) -> None:
@@ -514,9 +708,12 @@ __all__ = [
     "HFSource",
     "SourceError",
     "cache_root",
+    "digest_record",
     "fetch",
     "hf_home",
     "hub_cache_dir",
+    "imported_dir",
+    "imported_file",
     "is_cached",
     "is_offline",
     "licence_marker",

@@ -10,6 +10,7 @@ Order, first match wins:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..errors import SourceError
@@ -58,25 +59,91 @@ def choose_weights(task_key: str, *, weights: str | None = None, model: str | No
         return Choice(bundled[0].name, bundled[0].name)
 
     reasons: list[str] = []  # why each official candidate could not be used, best candidate first
+    short = why = ""  # the same for the best candidate: in a few words (the notice), with the cause (the error)
     for entry in official:
         if is_cached(entry):
             return Choice(entry.name, entry.name)
         if entry.manual_message:
             reasons.append(entry.manual_message)
+            short = short or f"the official {entry.name} needs a manual download"
+            why = why or short
             continue
         if is_offline():
             reasons.append(f"{entry.name} is not cached and HF_HUB_OFFLINE=1")
+            short = short or f"the official {entry.name} is not cached and HF_HUB_OFFLINE=1"
+            why = why or short
             continue
         try:
             fetch(entry)
             return Choice(entry.name, entry.name)
         except SourceError as exc:
             reasons.append(str(exc))
+            if not short:
+                short = f"the official {entry.name} could not be downloaded"
+                detail = str(exc).split(" | ")[0].removeprefix(f"could not fetch {entry.name}: ")
+                why = f"{short}: {re.sub(r'^download failed for [^ ]+: ', '', detail)}"
     reason = reasons[0] if reasons else f"no official checkpoint is registered for {task_key}{arch_note}"
     if model == "official":
         raise SourceError(reason)
     if bundled:
         entry = bundled[0]
         return Choice(entry.name, entry.name,
-                      notice=f"using the bundled compact model {entry.name} ({reason})")
-    raise SourceError(reason if "--weights" in reason else f"{reason}; pass --weights PATH")
+                      notice=f"using the bundled compact model {entry.name}: {short or reason}")
+    raise SourceError(no_offline_model_message(task_key, official, why or reason))
+
+
+def download_url(entry) -> str | None:
+    """Where a person can download ``entry``'s checkpoint with a browser, or ``None``."""
+    for src in entry.sources:
+        if src.startswith(("https://", "http://")):
+            return src
+        if src.startswith("hf://"):
+            from ..loading.sources import parse_hf_source
+
+            spec = parse_hf_source(src)
+            if spec.filename:
+                return (f"https://huggingface.co/{spec.repo_id}/resolve/{spec.revision or entry.revision or 'main'}"
+                        f"/{spec.filename}")
+            return f"https://huggingface.co/{spec.repo_id}"
+    return (entry.manual_download or {}).get("url")
+
+
+def no_offline_model_message(task_key: str, official: list, why: str) -> str:
+    """The one-line error for a task with no bundled model whose official checkpoint cannot be had now: why, where
+    to download it, and how to make that file the default."""
+    entry = next((e for e in official if download_url(e)), None)
+    if entry is None:
+        return f"{why}; pass --weights FILE"
+    return (f"no offline model for {task_key} ({why}); download {download_url(entry)} where there is a network, "
+            f"then `mirnet download {entry.name} --from FILE` makes it the default (or pass --weights FILE)")
+
+
+def planned_choice(task_key: str, registry: dict | None = None) -> tuple[object | None, str]:
+    """What the default chain would use for ``task_key`` now, without downloading or printing (``mirnet models``).
+
+    Returns:
+        ``(entry or None, how)``: ``how`` says in a few words why (cached, downloaded on first use, bundled
+        fallback) or, with ``None``, what to do.
+    """
+    from ..loading.registry import entries_for_task, load_registry
+    from ..loading.sources import is_cached, is_offline
+
+    registry = load_registry() if registry is None else registry
+    candidates = entries_for_task(task_key, registry)
+    official = [e for e in candidates if e.priority == "official"]
+    bundled = [e for e in candidates if e.bundled is not None and is_cached(e)]
+    for entry in official:
+        if is_cached(entry):
+            return entry, "official, cached"
+    fallback = f", else the bundled {bundled[0].name}" if bundled else ""
+    if not is_offline():
+        for entry in official:
+            if entry.sources:
+                return entry, f"official, downloaded on first use{fallback}"
+    if bundled:
+        return bundled[0], ("bundled: the official checkpoint is not cached (offline)" if official
+                            else "bundled: no official checkpoint")
+    target = next((e for e in official if download_url(e)), None)
+    if target is None:
+        return None, "none: pass --weights FILE"
+    return None, f"none offline: `mirnet download {target.name}` (or `--from FILE`)"

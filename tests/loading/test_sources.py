@@ -373,3 +373,104 @@ def test_is_cached_never_touches_the_network(server, online, monkeypatch):
     assert server.counts["/w.pth"] == 0
     monkeypatch.setattr(sources, "_download_url", lambda *a, **k: pytest.fail("downloaded"))
     assert not is_cached(server.url("w.pth"))
+
+
+# ------------------------------------------------------------------------------------------------ integrity (issue 14.4)
+
+
+def test_a_replaced_cached_download_is_refused_not_used(server, online, capsys):
+    (server.root / "w.pth").write_bytes(PAYLOAD)
+    url = server.url("w.pth")
+    path = fetch(url)
+    # Same size, same name, another content: the sidecar still holds the first digest.
+    path.write_bytes(PAYLOAD[:-1] + b"X")
+    with pytest.raises(SourceError) as info:
+        fetch(url)
+    msg = str(info.value)
+    assert "changed since it was downloaded" in msg and "not used" in msg and "\n" not in msg
+    assert path.read_bytes().endswith(b"X")  # left for the user to inspect; never loaded
+    assert server.counts["/w.pth"] == 1
+
+
+def test_a_replaced_cached_download_with_a_registry_digest_is_fetched_again(server, online, capsys):
+    (server.root / "w.pth").write_bytes(PAYLOAD)
+    e = entry(sources_=[server.url("w.pth")], sha256=PAYLOAD_SHA)
+    path = fetch(e)
+    path.write_bytes(b"evil" * 10)
+    assert fetch(e).read_bytes() == PAYLOAD  # the stale file was deleted and downloaded again, verified
+    assert server.counts["/w.pth"] == 2
+    assert "expected " + PAYLOAD_SHA in capsys.readouterr().err
+
+
+def test_first_download_is_pinned_trust_on_first_use(server, online, capsys):
+    (server.root / "w.pth").write_bytes(PAYLOAD)
+    e = entry(sources_=[server.url("w.pth")])  # sha256 null, as every official entry
+    fetch(e)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "trust on first use" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: test-model: no sha256 is published")
+    assert PAYLOAD_SHA[:12] in notes[0]
+    fetch(e)
+    assert "trust on first use" not in capsys.readouterr().err  # said once
+    # The server now sends something else: a forced download is refused, the pinned file stays.
+    (server.root / "w.pth").write_bytes(b"a different release")
+    with pytest.raises(SourceError, match="now sends another file than the first download"):
+        fetch(e, force=True)
+    assert fetch(e).read_bytes() == PAYLOAD
+
+
+def test_hub_files_are_pinned_and_rechecked(hf_cache, capsys):
+    path = fetch("hf://owner/repo/weights/model.pth")
+    assert "trust on first use" in capsys.readouterr().err
+    record = sources.digest_record(path)
+    assert record.is_file() and record.read_text().strip() == PAYLOAD_SHA
+    assert sources.cache_root() in record.parents  # our record, not a file in huggingface_hub's cache
+    fetch("hf://owner/repo/weights/model.pth")
+    path.write_bytes(b"tampered")
+    with pytest.raises(SourceError, match="changed since it was downloaded"):
+        fetch("hf://owner/repo/weights/model.pth")
+
+
+def test_hub_file_with_a_registry_digest_is_checked_when_cached(hf_cache, capsys):
+    good = entry(sources_=["hf://owner/repo/weights/model.pth"], sha256=PAYLOAD_SHA)
+    assert fetch(good).read_bytes() == PAYLOAD
+    wrong = entry(sources_=["hf://owner/repo/weights/model.pth"], sha256="0" * 64)
+    with pytest.raises(SourceError, match="not in the cache and HF_HUB_OFFLINE=1"):
+        fetch(wrong)  # the cached file is not the registry's: deleted, and offline it cannot come back
+    assert "expected " + "0" * 64 in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["missing.pth", "deep/missing.pth"])
+def test_a_failed_download_leaves_no_empty_folder(server, online, name):
+    url = server.url(name)
+    with pytest.raises(SourceError, match="HTTP 404"):
+        fetch(url)
+    assert not url_cache_path(url).parent.exists()
+    assert not (sources.cache_root() / "url").exists()
+
+
+def test_an_imported_file_comes_first_and_is_verified(server, online, tmp_path):
+    from mirnet_cli.loading.cache import import_file
+
+    (server.root / "w.pth").write_bytes(PAYLOAD)
+    e = entry(sources_=[server.url("w.pth")])
+    mine = tmp_path / "elsewhere.pth"
+    mine.write_bytes(b"downloaded on another machine")
+    path, digest = import_file(e, mine)
+    assert path.parent == sources.imported_dir("test-model") and digest == hashlib.sha256(mine.read_bytes()).hexdigest()
+    assert fetch(e) == path and is_cached(e)
+    assert server.counts["/w.pth"] == 0
+    path.write_bytes(b"swapped")
+    with pytest.raises(SourceError, match="changed since it was downloaded"):
+        fetch(e)
+    assert fetch(e, force=True).read_bytes() == PAYLOAD  # --force: the official file replaces the import
+    assert sources.imported_file("test-model") is None
+
+
+def test_import_checks_the_registry_digest(tmp_path):
+    from mirnet_cli.loading.cache import import_file
+
+    mine = tmp_path / "x.pth"
+    mine.write_bytes(b"not it")
+    with pytest.raises(SourceError, match=f"x.pth is not test-model: its sha256 is .*expects {PAYLOAD_SHA}"):
+        import_file(entry(sha256=PAYLOAD_SHA), mine)
+    assert not sources.imported_dir("test-model").exists()
