@@ -130,9 +130,17 @@ def prune_checkpoints(out: str | Path, keep: int) -> list[Path]:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read training checkpoint ({exc.strerror or exc})") from None
+    if empty:  # e.g. a disk that filled up, or a copy cut short
+        raise CheckpointError(f"{path}: empty training checkpoint (0 bytes)")
+    try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: cannot read training checkpoint ({str(exc).splitlines()[0][:200]})") from None
+        lines = str(exc).strip().splitlines()
+        reason = lines[0][:200] if lines else type(exc).__name__  # EOFError() has no message
+        raise CheckpointError(f"{path}: cannot read training checkpoint ({reason})") from None
     if not isinstance(state, dict) or "model" not in state or "iteration" not in state:
         raise CheckpointError(f"{path}: not a mirnet training checkpoint (no model/iteration)")
     return state

@@ -48,3 +48,18 @@ def test_unreadable_newest_checkpoint_falls_back(tmp_path):
     assert path.name == "iter_00000005.pt" and state["iteration"] == 5
     with pytest.raises(CheckpointError, match="nothing to resume"):
         load_training_state(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80", b"PK\x03\x04"])
+def test_empty_or_cut_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, content):
+    # issue 14 item 7: an empty newest file raised IndexError (EOFError has no message) instead of falling back.
+    save_checkpoint(tmp_path / "checkpoints" / "iter_00000005.pt", {"iteration": 5, "model": {}})
+    (tmp_path / "checkpoints" / "iter_00000010.pt").write_bytes(content)
+    with pytest.warns(UserWarning, match="iter_00000010.pt: .*trying the previous checkpoint"):
+        path, state = load_training_state(tmp_path)
+    assert path.name == "iter_00000005.pt" and state["iteration"] == 5
+    only = tmp_path / "only"
+    (only / "checkpoints").mkdir(parents=True)
+    (only / "checkpoints" / "iter_00000001.pt").write_bytes(content)
+    with pytest.raises(CheckpointError, match="iter_00000001.pt: (empty|cannot read)"), pytest.warns(UserWarning):
+        load_training_state(only)
