@@ -81,6 +81,7 @@ class DataConfig:
     flips: bool = True  # random horizontal / vertical flips
     small_images: str = "pad"  # images smaller than the patch: pad (reflect) | skip (with a warning)
     cache_mb: int = 1024  # decoded-image cache per data process (0 = read every time)
+    min_images: int | None = None  # fewest readable training images to start (default: half of those found)
 
 
 @dataclass
@@ -195,6 +196,8 @@ class TrainConfig:
         if not (self.optim.lr > 0 and 0 <= self.optim.eta_min <= self.optim.lr):
             raise TrainConfigError(f"need 0 <= optim.eta_min <= optim.lr and lr > 0 (lr {self.optim.lr}, "
                                    f"eta_min {self.optim.eta_min})")
+        if self.data.min_images is not None and self.data.min_images < 1:
+            raise TrainConfigError(f"data.min_images must be at least 1, got {self.data.min_images}")
         if self.data.workers is not None and self.data.workers < 0:
             raise TrainConfigError(f"data.workers must be >= 0, got {self.data.workers}")
         return self

@@ -27,6 +27,7 @@ __all__ = [
     "PatchDataset",
     "SmallImageWarning",
     "StageBatchSampler",
+    "UnreadableImageWarning",
     "clean_images",
     "paired_samples",
     "sample_key",
@@ -40,6 +41,10 @@ PAIRED_ADAPTERS = ("lol", "fivek", "sidd", "dpdd", "realsr")
 
 class SmallImageWarning(UserWarning):
     """Some training images are smaller than the patch and were skipped (``data.small_images: skip``)."""
+
+
+class UnreadableImageWarning(UserWarning):
+    """A training image failed to decode during training and was skipped (see ``PatchDataset``)."""
 
 
 def _read(path: Path) -> np.ndarray:
@@ -178,6 +183,7 @@ class PatchDataset(Dataset):
             raise MirnetError(f"no training images of at least {min_size}×{min_size} pixels "
                               "(use data.small_images=pad to pad small images)")
         self._cache = _ByteLRU(cache_mb * 2**20)
+        self._unreadable: set[int] = set()  # items that failed to decode in this process
 
     def _paths(self) -> list[Path]:
         if self.clean is not None:
@@ -216,11 +222,31 @@ class PatchDataset(Dataset):
             self._cache.put(k, arrays)
         return arrays
 
+    def _readable_source(self, k: int) -> list[np.ndarray]:
+        """The arrays of item ``k``, or of the next item that can be read.
+
+        A file that fails to decode is reported once per process and skipped, always in favour of the same next
+        item, so a run and its ``--resume`` see the same samples instead of dying at the same place forever.
+        """
+        from ..errors import ImageReadError
+
+        for step in range(len(self)):
+            j = (k + step) % len(self)
+            if j in self._unreadable:
+                continue
+            try:
+                return self._source(j)
+            except (MirnetError, OSError, ValueError, MemoryError) as exc:
+                self._unreadable.add(j)
+                what = str(exc) if isinstance(exc, (ImageReadError, MirnetError)) else f"{self._paths()[j]}: {exc}"
+                warnings.warn(f"skipped an unreadable training image: {what}", UnreadableImageWarning, stacklevel=2)
+        raise MirnetError("none of the training images can be read any more")
+
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, patch = key
         rng = np.random.default_rng([self.seed, index])
         k = int(rng.integers(0, len(self)))
-        arrays = self._source(k)
+        arrays = self._readable_source(k)
         if self.pairs is not None:
             inp, tgt = _crop_flip(arrays, patch, rng, self.flips)
         else:

@@ -24,6 +24,7 @@ Resuming reads the checkpoint on every rank, so multi-node runs need ``--out`` o
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -34,7 +35,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -285,16 +286,25 @@ def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
-class _StopFlag:
-    """Ctrl-C / SIGTERM set a flag that the loop checks between iterations (single process only).
+class _StopNow(Exception):
+    """Raised by the signal handler inside the interruptible part of an iteration (data, forward, loss)."""
 
-    A second Ctrl-C raises ``KeyboardInterrupt`` at once.
+
+class _StopFlag:
+    """Ctrl-C / SIGTERM stop training at the next safe point (single process only).
+
+    Inside :meth:`interruptible` (fetching the batch, the forward pass, the loss: nothing has changed the model or
+    the optimiser yet) the handler raises :class:`_StopNow` at once, and the iteration in progress is dropped.
+    Elsewhere (backward, optimiser step, validation, checkpoint) it sets a flag that the loop checks right after
+    the backward pass and between iterations, so a stop never waits for a whole iteration and never leaves a
+    half-applied step. A second Ctrl-C raises ``KeyboardInterrupt`` at once.
     """
 
     def __init__(self, enabled: bool):
         self.set = False
         self.signal_name = ""
         self._old: dict[int, Any] = {}
+        self._interruptible = False
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
 
     def __enter__(self) -> _StopFlag:
@@ -303,10 +313,26 @@ class _StopFlag:
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """A stretch of the iteration that a signal may cut short (see the class docstring)."""
+        if self.set:
+            raise _StopNow
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
+
     def _handle(self, signum: int, frame: Any) -> None:
         if self.set and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.set, self.signal_name = True, signal.Signals(signum).name
+        if self._interruptible:
+            self._interruptible = False
+            raise _StopNow
+        print(f"{self.signal_name}: stopping at the next safe point (a checkpoint is written first)",
+              file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
         for sig, old in self._old.items():
@@ -361,6 +387,7 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
         validation_pairs,
         worker_init,
     )
+    from .data_check import check_training_set
 
     out = Path(cfg.out).expanduser()
     data = cfg.data
@@ -417,12 +444,18 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     # ---- data ----------------------------------------------------------------------------------------
     max_patch = max(patch for _, patch, _ in cfg.stages())
     common = dict(flips=data.flips, min_size=max_patch, small_images=data.small_images, cache_mb=data.cache_mb)
+    # Every file is probed once before training (one line per bad file, counted, a minimum of good ones);
+    # a file that fails only later is skipped by the dataset.
+    report = say if d.main else (lambda text: None)
     if data.synthetic:
-        dataset = PatchDataset(cfg.seed, clean=clean_images(data.train_dir, data.exclude), mode=data.synthetic,
-                               scale=data.scale, **common)
+        clean = check_training_set(clean_images(data.train_dir, data.exclude), lambda p: [p],
+                                   min_images=data.min_images, say=report)
+        dataset = PatchDataset(cfg.seed, clean=clean, mode=data.synthetic, scale=data.scale, **common)
     else:
-        dataset = PatchDataset(cfg.seed, pairs=paired_samples(data.train_dir, data.exclude, scale=data.scale),
-                               **common)
+        pairs = check_training_set(paired_samples(data.train_dir, data.exclude, scale=data.scale),
+                                   lambda s: [*s.inputs, s.target], min_images=data.min_images, say=report,
+                                   what="training pair")
+        dataset = PatchDataset(cfg.seed, pairs=pairs, **common)
     workers = data.workers if data.workers is not None else (4 if d.device.type == "cuda" else 0)
     total = cfg.schedule.iters
     loader = DataLoader(dataset, batch_sampler=StageBatchSampler(cfg, start_iter, total, d.rank, d.world),
@@ -490,24 +523,31 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
                     bar.close()
                 raise TrainingInterrupted(it, out)
             try:
-                inp, tgt = next(batches)
-            except StopIteration:
-                break
+                with stop.interruptible():  # a signal here drops the iteration: the model is still at `it`
+                    try:
+                        inp, tgt = next(batches)
+                    except StopIteration:
+                        break
+                    _, patch, batch = cfg.stage_at(it)
+                    lr = cosine_lr(it, total, cfg.optim.lr, cfg.optim.eta_min)
+                    inp = inp.to(d.device, non_blocking=True)
+                    tgt = tgt.to(d.device, non_blocking=True)
+                    with torch.autocast(d.device.type, dtype=amp_dtype or torch.float32,
+                                        enabled=amp_dtype is not None):
+                        pred = net(inp)
+                    loss = loss_fn(pred.float(), tgt)
+            except _StopNow:
+                continue
             except Exception:
                 if stop.set:  # workers die on Ctrl-C before the flag is seen
                     continue
                 raise
-            _, patch, batch = cfg.stage_at(it)
-            lr = cosine_lr(it, total, cfg.optim.lr, cfg.optim.eta_min)
             for group in opt.param_groups:
                 group["lr"] = lr
-            inp = inp.to(d.device, non_blocking=True)
-            tgt = tgt.to(d.device, non_blocking=True)
-            with torch.autocast(d.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                pred = net(inp)
-            loss = loss_fn(pred.float(), tgt)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if stop.set:  # a signal during the backward pass: drop this step rather than finish the iteration
+                continue
             if scaler.is_enabled():
                 # GradScaler skips steps with inf/NaN gradients by itself; clip on unscaled gradients.
                 if cfg.optim.grad_clip:
