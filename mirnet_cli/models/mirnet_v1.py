@@ -292,16 +292,9 @@ def config_from_state_dict(state: Mapping[str, Any], declared: Mapping[str, Any]
     * ``stride`` = the width of the second scale over ``n_feat`` (with one scale it is not visible: the declared
       value, else 2).
 
-    Args:
-        state: the state dict (only keys and shapes are read).
-        declared: a config from ``config.json``, safetensors metadata or the registry; it may only repeat what
-            the tensors say.
-
-    Returns:
-        The config, every argument within :data:`CONFIG_BOUNDS`.
-
-    Raises:
-        ValueError: not MIRNet keys, a declared value the tensors contradict, or a value out of bounds.
+    ``declared`` (``config.json``, metadata, the registry) may only repeat what the tensors say. Returns the config,
+    every argument within :data:`CONFIG_BOUNDS`; raises ``ValueError`` for keys that are not MIRNet's, a declared
+    value the tensors contradict, or a value out of bounds.
     """
     if not matches_state_dict(state):
         raise ValueError("not a MIRNet state dict (no conv_in / body.0.body.0.blocks keys)")
