@@ -31,8 +31,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import CheckpointError
 from ..architectures import canonical_architecture
+from ..errors import CheckpointError
 from ..models import build_model
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl", ".pickle"}
