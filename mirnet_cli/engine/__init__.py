@@ -1,12 +1,15 @@
-"""Inference engine: device and precision choice, padding, tiling with blending, OOM back-off, fp16 guard.
+"""Inference engine: device and precision, memory plan, padding, tiling with blending and global context, OOM
+back-off, reduced-precision guard.
 
 Names are imported lazily so that ``import mirnet_cli.engine`` does not import torch.
 
 Public API::
 
-    InferenceEngine(model, device="auto", precision="auto", tile="auto", tile_overlap=32, progress=False)
-        .run(x: Tensor[N,C,H,W]) -> Tensor[N,C_out,H,W]   (float32, CPU, not clamped)
-        .restore(img: ndarray[H,W,C]) -> ndarray[H,W,C_out] (float32, clamped to [0, 1])
+    InferenceEngine(model, device="auto", precision="auto", tile="auto", tile_overlap=32,
+                    context="auto", max_memory=None)
+        .run(x: Tensor[N,C,H,W], progress=None) -> Tensor[N,C_out,H,W]   (float32, CPU, not clamped)
+        .restore(img: ndarray[H,W,C], progress=None) -> ndarray[H,W,C_out] (float32, clamped to [0, 1])
+        .plan(H, W) -> Plan   (whole or tiles, batch, context copy: what --verbose reports)
     resolve_device(spec) -> torch.device
     resolve_precision(spec, device, supports_half=True) -> torch.dtype
 """
@@ -15,20 +18,28 @@ from __future__ import annotations
 
 _EXPORTS = {
     "InferenceEngine": "inference",
-    "available_memory_bytes": "inference",
-    "estimate_bytes_per_pixel": "inference",
+    "Plan": "inference",
     "is_oom_error": "inference",
+    "GlobalContext": "global_context",
+    "CONTEXT_MODES": "global_context",
+    "available_memory_bytes": "memory",
+    "estimate_bytes_per_pixel": "memory",
+    "parse_size": "memory",
+    "cpu_has_amx": "cpu",
+    "tune_allocator": "cpu",
     "DeviceFallbackWarning": "device",
     "PrecisionFallbackWarning": "device",
-    "cpu_has_native_bf16": "device",
+    "cpu_has_native_bf16": "cpu",
     "parse_precision": "device",
     "resolve_device": "device",
     "resolve_precision": "device",
     "blend_window": "tiling",
     "crop_padding": "tiling",
+    "fit_tile": "tiling",
+    "parse_tile": "tiling",
     "plan_tiles": "tiling",
     "reflect_pad_to_multiple": "tiling",
-    "TileAccumulator": "tiling",
+    "GridAccumulator": "tiling",
 }
 
 __all__ = sorted(_EXPORTS)

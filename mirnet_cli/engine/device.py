@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import MirnetError
+from .cpu import cpu_has_amx, cpu_has_native_bf16
 
 __all__ = [
     "DeviceFallbackWarning",
@@ -117,25 +118,6 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     raise MirnetError(f"invalid device {spec!s}; use one of {', '.join(DEVICE_CHOICES)}")
 
 
-def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
-    """True if the CPU has native bf16 arithmetic (x86 ``avx512_bf16`` or ``amx_bf16`` flags).
-
-    Without them PyTorch emulates bf16 convolutions, which is about 500x slower than fp32. Reads
-    ``/proc/cpuinfo`` (Linux); where that file does not exist (macOS, Windows) this returns False, which
-    only ever makes us refuse bf16 on the CPU, never run it slowly.
-    """
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            flags = set(line.split(":", 1)[-1].split())
-            if flags & {"avx512_bf16", "amx_bf16"}:
-                return True
-    return False
-
-
 def parse_precision(spec: str | torch.dtype) -> str:
     """Normalise a precision spec to ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"bf16"``.
 
@@ -157,7 +139,7 @@ def parse_precision(spec: str | torch.dtype) -> str:
 
 
 def resolve_precision(
-    spec: str | torch.dtype, device: torch.device | str, supports_half: bool = True
+    spec: str | torch.dtype, device: torch.device | str, supports_half: bool = True, supports_bf16: bool = False
 ) -> torch.dtype:
     """Choose the compute dtype for ``device``.
 
@@ -167,9 +149,13 @@ def resolve_precision(
         supports_half: False when the model is known to misbehave in fp16 (a model may declare
             ``supports_half = False``); then ``auto`` picks fp32 on CUDA. An explicit ``fp16`` is still
             honoured; the engine's NaN guard recomputes broken tiles in fp32.
+        supports_bf16: True when the model's output in bf16 is known to stay close to fp32 (its facts say so,
+            from measurements on real photos); only then may ``auto`` pick bf16 on a CPU with AMX.
 
     Returns:
-        ``auto``: fp16 on CUDA (fp32 if ``supports_half`` is False), fp32 on the CPU and on MPS.
+        ``auto``: fp16 on CUDA (fp32 if ``supports_half`` is False); on the CPU bf16 when it has AMX and the
+        model ``supports_bf16`` (the only CPUs where bf16 was faster than fp32, see :mod:`.cpu`), else fp32;
+        fp32 on MPS.
 
     Raises:
         MirnetError: fp16 on the CPU; bf16 on a CUDA GPU without bf16 support, on a CPU without native
@@ -181,6 +167,8 @@ def resolve_precision(
     if name == "auto":
         if kind == "cuda" and supports_half:
             return torch.float16
+        if kind == "cpu" and supports_bf16 and cpu_has_amx():
+            return torch.bfloat16
         return torch.float32
     if name == "fp32":
         return torch.float32

@@ -2,47 +2,77 @@
 
 One :class:`InferenceEngine` wraps a model with everything that running it on real photos needs:
 
-* device and precision choice (:mod:`.device`), with the model moved and cast once;
+* device and precision (:mod:`.device`), the CPU runtime (:mod:`.cpu`: allocator, channels-last) and reduced
+  precision through autocast, guarded: a tile whose fp16/bf16 output has NaN/Inf, or collapsed to black while
+  the input was not black, is recomputed in fp32;
 * reflect padding to the model's ``size_multiple`` and cropping back;
-* tiling with seamless blending (:mod:`.tiling`); with ``tile="auto"`` the whole image runs in one pass
-  when the estimated activation memory fits, otherwise tiles are sized from the free memory;
-* out-of-memory back-off: halve the tile and retry;
-* a reduced-precision guard: a tile whose fp16/bf16 output has NaN/Inf, or collapsed to black while the
-  input was not black, is recomputed in fp32.
+* a memory plan (:mod:`.memory`): the whole image in one pass when it fits the budget, else tiles (count first,
+  then the smallest tile, see :func:`.tiling.fit_tile`) batched through the model as far as the budget allows,
+  blended with separable raised-cosine windows (:class:`.tiling.GridAccumulator`);
+* global context (:mod:`.global_context`): for models with global operations, every tile receives the vectors
+  that a pass over a downscaled copy of the whole image computed, so tiles agree with each other and with the
+  whole-image pass instead of each normalising itself;
+* out-of-memory back-off (halve the batch, then the tile) and progress callbacks.
 
-The full image and the blending accumulators always stay on the CPU in float32; only one tile at a time
-lives on the device, so peak device memory does not grow with the image.
+The image and the blending accumulators stay on the CPU in float32; only one tile batch lives on the device.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import gc
 import math
 import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MirnetError
+from ..models.facts import ModelFacts, facts_of
+from .cpu import tune_allocator
 from .device import PrecisionFallbackWarning, parse_precision, resolve_device, resolve_precision
-from .tiling import TileAccumulator, blend_window, crop_padding, plan_tiles, reflect_pad_to_multiple
+from .global_context import CONTEXT_MODES, GlobalContext
+from .memory import (
+    CPU_AVAILABLE_FRACTION,
+    DEFAULT_CPU_MAX_MEMORY,
+    DEVICE_FREE_FRACTION,
+    GENERIC_LIVE_MAPS,
+    available_memory_bytes,
+    estimate_bytes_per_pixel,
+    format_size,
+    parse_size,
+    process_rss,
+)
+from .tiling import MIN_TILE, GridAccumulator, crop_padding, fit_tile, parse_tile, plan_tiles, reflect_pad_to_multiple
 
 __all__ = [
+    "CONTEXT_MODES",
     "GENERIC_LIVE_MAPS",
+    "FAST_CONTEXT_SCALE",
     "InferenceEngine",
+    "Plan",
+    "ProgressCallback",
     "available_memory_bytes",
     "estimate_bytes_per_pixel",
     "is_oom_error",
 ]
 
-#: Generic activation estimate: this many full-resolution feature maps of the model's widest layer are
-#: assumed alive at once. Measured peaks (CPU, fp32, peak RSS slope between 256² and 512²) are about
-#: 3.9 KB/px for MIRNet-v2 (n_feat 80, widest 180 channels: ~5.4 maps) and 4.0 KB/px for MIRNet v1
-#: (n_feat 64, widest 256 channels: ~3.9 maps), so 12 leaves a 2-3x margin.
-GENERIC_LIVE_MAPS = 12
+#: ``progress(done, total)``: called with work units (pixels × passes) so that ``done / total`` is the fraction
+#: of the current image's work.
+ProgressCallback = Callable[[float, float], None]
+
+#: The ``fast`` context copy is downscaled at least this much per side (at most 1/9 of the pixels: ~11% extra
+#: compute). Measured on LoL photos with the bundled low-light model, tiles of 128 and 256: a 2× copy gave
+#: 50-56 dB tiled-vs-whole, 3× 48.4-48.5 dB, 4× 43-47 dB, the whole image 66-71 dB, no context 20-34 dB.
+FAST_CONTEXT_SCALE = 3.0
+
+#: Largest tile batch; more brings nothing on a GPU already fed ~16 tiles of 256² and only costs memory.
+MAX_TILE_BATCH = 16
 
 _OOM_MARKERS = (
     "out of memory",  # CUDA ("CUDA out of memory"), MPS ("MPS backend out of memory"), HIP
@@ -57,83 +87,19 @@ def is_oom_error(exc: BaseException) -> bool:
     oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
     if oom_type is not None and isinstance(exc, oom_type):
         return True
-    if isinstance(exc, (RuntimeError, MemoryError)):
-        if isinstance(exc, MemoryError):
-            return True
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, RuntimeError):
         message = str(exc).lower()
         return any(marker in message for marker in _OOM_MARKERS)
     return False
 
 
-def _itemsize(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype).element_size()
-
-
-def _widest_channels(model: nn.Module) -> int:
-    widest = 0
-    for module in model.modules():
-        for attr in ("out_channels", "in_channels"):
-            value = getattr(module, attr, None)
-            if isinstance(value, int):
-                widest = max(widest, value)
-    if widest == 0:  # not a conv net we recognise: fall back to parameter shapes
-        for p in model.parameters():
-            if p.ndim >= 1:
-                widest = max(widest, int(p.shape[0]))
-    return max(widest, 1)
-
-
-def estimate_bytes_per_pixel(model: nn.Module, dtype: torch.dtype) -> float:
-    """Estimated peak device memory per input pixel (batch 1) for one forward pass.
-
-    Calibration: a model may declare ``activation_bytes_per_pixel``, either a number measured in fp32
-    (scaled by ``itemsize / 4`` for other dtypes) or a callable ``f(dtype) -> bytes``. Otherwise the
-    generic estimate is ``itemsize(dtype) * GENERIC_LIVE_MAPS * C_max``, where ``C_max`` is the widest
-    channel count of the model's layers.
-    """
-    declared = getattr(model, "activation_bytes_per_pixel", None)
-    if declared is not None:
-        if callable(declared):
-            return float(declared(dtype))
-        return float(declared) * _itemsize(dtype) / 4.0
-    return float(_itemsize(dtype) * GENERIC_LIVE_MAPS * _widest_channels(model))
-
-
-def available_memory_bytes(device: torch.device) -> int:
-    """Memory available for activations on ``device``, in bytes.
-
-    * CUDA: ``torch.cuda.mem_get_info`` free memory, plus memory PyTorch's caching allocator holds
-      but does not use (it can be reused without asking the driver).
-    * MPS: Apple GPUs share system RAM, so a conservative ``min(available RAM, total RAM / 2)``, further
-      limited by Metal's recommended working set when PyTorch exposes it.
-    * CPU: ``psutil.virtual_memory().available``.
-    """
-    import psutil
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-        return int(free + max(cached, 0))
-    vm = psutil.virtual_memory()
-    if device.type == "mps":
-        budget = min(vm.available, vm.total // 2)
-        mps = getattr(torch, "mps", None)
-        if mps is not None and hasattr(mps, "recommended_max_memory"):
-            try:
-                budget = min(budget, mps.recommended_max_memory() - mps.driver_allocated_memory())
-            except RuntimeError:
-                pass
-        return int(max(budget, 0))
-    return int(vm.available)
-
-
 def _guard_tile(out: torch.Tensor, inp: torch.Tensor, black: float = 1e-3, content: float = 0.05) -> bool:
     """True when a reduced-precision tile output is broken and must be recomputed in fp32.
 
-    Broken means: any NaN/Inf, or the output collapsed to black (``max(out) < black``) although the
-    input was not black (``max(inp) > content``). fp16 overflow in MIRNet's attention/softmax paths
-    shows up as one of the two.
+    Broken means: any NaN/Inf, or the output collapsed to black (``max(out) < black``) although the input was
+    not black (``max(inp) > content``). fp16 overflow in MIRNet's attention paths shows up as one of the two.
     """
     if not bool(torch.isfinite(out).all()):
         return True
@@ -144,53 +110,103 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
     return a.type == b.type and (a.index or 0) == (b.index or 0)
 
 
-def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    """``model`` on ``device`` in ``dtype``: the model itself if it already is, else a converted copy.
-
-    The caller's model is never converted in place (training validation reuses the training model).
-    """
-    floats = [t for t in list(model.parameters()) + list(model.buffers()) if t.is_floating_point()]
-    if all(_same_device(t.device, device) and t.dtype == dtype for t in floats):
-        return model
-    with torch.inference_mode(False):
-        return copy.deepcopy(model).to(device=device, dtype=dtype)
-
-
 def _supports_half(model: nn.Module) -> bool:
-    declared = getattr(model, "supports_half", None)
-    if declared is not None:
-        return bool(declared)
-    facts = getattr(model, "facts", None)
-    return bool(getattr(facts, "supports_fp16", True))
+    return facts_of(model).supports_fp16
+
+
+@dataclass
+class Plan:
+    """How one image is run: what ``--verbose`` and ``--json`` report.
+
+    ``tile_h``/``tile_w`` are 0 when the image runs whole. ``computed_ratio`` is the number of pixels the model
+    processes (tiles, overlaps, the context copy) per output pixel.
+    """
+
+    height: int
+    width: int
+    images: int = 1  # N of the [N, C, H, W] input
+    tile_h: int = 0
+    tile_w: int = 0
+    rows: int = 1
+    cols: int = 1
+    overlap: int = 0
+    batch: int = 1
+    context: str = "none"  # none | fast | full | tile
+    context_scale: float = 0.0  # downscale of the context copy (1 = the whole image), 0 = no copy
+    budget_bytes: int = 0
+    bytes_per_pixel: float = 0.0
+
+    @property
+    def tiled(self) -> bool:
+        return self.tile_h > 0
+
+    @property
+    def tiles(self) -> int:
+        return self.rows * self.cols if self.tiled else 1
+
+    @property
+    def computed_ratio(self) -> float:
+        out = self.height * self.width
+        work = self.tiles * self.tile_h * self.tile_w if self.tiled else out
+        if self.context_scale:
+            work += out / self.context_scale**2
+        return work / out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(tiles=self.tiles, computed_ratio=round(self.computed_ratio, 4))
+        return d
+
+    def describe(self) -> str:
+        """One line for ``--verbose``."""
+        if not self.tiled:
+            return f"whole image {self.width}x{self.height} in one pass (memory budget {format_size(self.budget_bytes)})"
+        ctx = {
+            "none": "no global context needed",
+            "tile": "each tile its own global context",
+        }.get(self.context, f"global context from a {self.context_scale:.2g}x downscaled copy ({self.context})")
+        return (f"{self.tiles} tiles of {self.tile_w}x{self.tile_h} ({self.cols}x{self.rows}), overlap {self.overlap}, "
+                f"batch {self.batch}, {ctx}; {self.computed_ratio:.3f} pixels computed per output pixel "
+                f"(memory budget {format_size(self.budget_bytes)})")
 
 
 class InferenceEngine:
     """Run an image-to-image model on images of any size.
 
     Args:
-        model: an ``nn.Module`` mapping ``[N, C_in, h, w]`` to ``[N, C_out, h, w]`` (same spatial size).
-            Optional attributes: ``size_multiple`` (int, default 1), ``supports_half`` (bool; also read
-            from ``model.facts.supports_fp16``), ``activation_bytes_per_pixel`` (see
-            :func:`estimate_bytes_per_pixel`), ``in_channels`` (checked against the input).
+        model: an ``nn.Module`` mapping ``[N, C_in, h, w]`` to ``[N, C_out, h, w]``. What the engine assumes about
+            it comes from :func:`mirnet_cli.models.facts_of` (``size_multiple``, fp16/bf16 support, global
+            operations, activation memory); ``in_channels`` is checked against the input when present.
         device: ``auto|cpu|cuda|cuda:N|mps`` or a ``torch.device`` (see :func:`.device.resolve_device`).
         precision: ``auto|fp32|fp16|bf16`` or a ``torch.dtype`` (see :func:`.device.resolve_precision`).
-        tile: ``"auto"`` (whole image when it fits in memory, else tiles sized from free memory), ``0``
-            (always the whole image), or a tile side in pixels (rounded down to ``size_multiple``).
-            Strings such as ``"512"`` are accepted.
-        tile_overlap: minimum overlap between tiles in pixels (capped at half the tile).
-        progress: show a tqdm bar over the tiles (only when there is more than one).
-        min_tile: the out-of-memory back-off gives up below this tile side.
-        memory_fraction: fraction of the free memory that ``tile="auto"`` plans to use.
+        tile: ``"auto"`` (whole image when it fits the memory budget, else the largest tiles that do), ``0``
+            (always the whole image), or a tile side of at least 64 pixels; strings such as ``"512"`` work.
+        tile_overlap: minimum overlap between neighbouring tiles in pixels (less than half the tile).
+        progress: show a tqdm bar over the work of each image (callers with their own display pass a callback
+            to :meth:`run` instead).
+        context: ``auto|full|fast|tile``, how tiles get the model's global vectors (see
+            :mod:`.global_context`): ``fast`` from a copy downscaled :data:`FAST_CONTEXT_SCALE`× (or more if
+            memory demands), ``full`` from the largest copy the memory budget allows (the whole image when it
+            fits: tiles then match the whole-image pass to float rounding), ``tile`` each tile its own; ``auto`` =
+            ``fast`` for models with global operations.
+        max_memory: memory budget, e.g. ``"2G"`` or bytes: on the CPU the whole process (default
+            :data:`~.memory.DEFAULT_CPU_MAX_MEMORY`), on CUDA/MPS the device memory of one tile batch (default
+            a fraction of the free memory).
+        channels_last: run in the channels-last memory layout (default: on CPU and CUDA when the model's facts
+            say its forward keeps that layout).
+        min_tile: the out-of-memory back-off gives up below this tile side; also the smallest tile accepted.
         _unchecked_precision: private, for tests only: use ``precision`` (a dtype) as given, without the
             device checks of ``resolve_precision``; this is how the fp16 guard is tested on the CPU.
 
     Attributes:
-        device, dtype: what the model runs in.
-        model: the model on ``device`` in ``dtype`` (the caller's model itself if it already was).
-        size_multiple: padding multiple.
-        stats: counters, cumulative over ``run`` calls: ``tiles`` (forward passes), ``fp32_fallbacks``
-            (tiles recomputed in fp32), ``oom_retries``; and for the last run ``tile_size`` (0 = whole
-            image) and ``tile_overlap``.
+        device, dtype: where and in which precision the model runs (fp16/bf16 through autocast).
+        model: the model on ``device`` in float32 (the caller's model itself if it already was).
+        facts: the model's :class:`~mirnet_cli.models.facts.ModelFacts`.
+        last_plan: the :class:`Plan` of the last image.
+        stats: counters, cumulative over ``run`` calls: ``tiles`` (tiles run, a whole image counting as one),
+            ``context_passes`` (passes over a context copy), ``fp32_fallbacks`` (tiles recomputed in fp32),
+            ``oom_retries``; and for the last run ``tile_size`` (largest tile side, 0 = whole image) and
+            ``tile_overlap``.
     """
 
     def __init__(
@@ -202,79 +218,246 @@ class InferenceEngine:
         tile_overlap: int = 32,
         progress: bool = False,
         *,
-        min_tile: int = 64,
-        memory_fraction: float = 0.5,
+        context: str = "auto",
+        max_memory: str | int | None = None,
+        channels_last: bool | None = None,
+        min_tile: int = MIN_TILE,
+        memory_fraction: float | None = None,
         _unchecked_precision: bool = False,
     ):
+        self.facts: ModelFacts = facts_of(model)
         self.device = resolve_device(device)
         if _unchecked_precision:
-            self.dtype = {
-                "auto": torch.float32,
-                "fp32": torch.float32,
-                "fp16": torch.float16,
-                "bf16": torch.bfloat16,
-            }[parse_precision(precision)]
+            self.dtype = {"auto": torch.float32, "fp32": torch.float32, "fp16": torch.float16,
+                          "bf16": torch.bfloat16}[parse_precision(precision)]
         else:
-            self.dtype = resolve_precision(precision, self.device, supports_half=_supports_half(model))
-        self.size_multiple = max(1, int(getattr(model, "size_multiple", 1) or 1))
+            self.dtype = resolve_precision(precision, self.device, supports_half=self.facts.supports_fp16,
+                                           supports_bf16=self.facts.supports_bf16)
+        self.size_multiple = max(1, int(self.facts.size_multiple))
+        self.min_tile = max(self.size_multiple, int(min_tile))
         self.tile = self._parse_tile(tile)
         if int(tile_overlap) < 0:
             raise MirnetError(f"tile overlap must be >= 0, got {tile_overlap}")
         self.tile_overlap = int(tile_overlap)
+        context = str(context).strip().lower()
+        if context not in CONTEXT_MODES:
+            raise MirnetError(f"invalid context mode {context!r}; use one of {', '.join(CONTEXT_MODES)}")
+        self.context = context
+        try:
+            self.max_memory = None if max_memory is None else parse_size(max_memory)
+        except ValueError as exc:
+            raise MirnetError(str(exc)) from None
+        self.memory_fraction = memory_fraction
         self.progress = progress
-        self.min_tile = max(self.size_multiple, int(min_tile))
-        self.memory_fraction = float(memory_fraction)
+        if channels_last is None:
+            channels_last = self.facts.channels_last and self.device.type in ("cpu", "cuda")
+        self.channels_last = bool(channels_last)
+        if self.device.type == "cpu":
+            tune_allocator()
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # tiles share one shape: the autotuned kernels are reused
         self._source_model = model
-        self.model = _prepared(model, self.device, self.dtype)
-        self._fp32: nn.Module | None = None
+        self.model = self._prepared(model)
         self._warned_fp32 = False
-        self.stats: dict[str, Any] = {
-            "tiles": 0,
-            "fp32_fallbacks": 0,
-            "oom_retries": 0,
-            "tile_size": 0,
-            "tile_overlap": 0,
-        }
+        self.last_plan: Plan | None = None
+        self.stats: dict[str, Any] = {"tiles": 0, "context_passes": 0, "fp32_fallbacks": 0, "oom_retries": 0,
+                                      "tile_size": 0, "tile_overlap": 0}
 
     # ------------------------------------------------------------------ configuration helpers
+    def _prepared(self, model: nn.Module) -> nn.Module:
+        """``model`` on the device in float32 and the engine's memory layout; a converted copy if it is not
+        already (the caller's model is never converted in place: training validation reuses it)."""
+        floats = [t for t in list(model.parameters()) + list(model.buffers()) if t.is_floating_point()]
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        ready = all(_same_device(t.device, self.device) and t.dtype == torch.float32 for t in floats) and all(
+            t.is_contiguous(memory_format=layout) for t in floats if t.ndim == 4)
+        if ready:
+            return model
+        import copy
+
+        with torch.inference_mode(False):
+            prepared = copy.deepcopy(model).to(device=self.device, dtype=torch.float32)
+            if self.channels_last:
+                prepared = prepared.to(memory_format=torch.channels_last)
+        return prepared
+
     def _round_tile(self, tile: int) -> int:
         m = self.size_multiple
         return max(m, tile - tile % m)
 
     def _parse_tile(self, tile: str | int) -> str | int:
-        if isinstance(tile, str):
-            text = tile.strip().lower()
-            if text == "auto":
-                return "auto"
-            if not text.lstrip("-").isdigit():
-                raise MirnetError(
-                    f"invalid tile size {tile!r}; use auto, 0 (whole image) or a number of pixels"
-                )
-            tile = int(text)
-        tile = int(tile)
-        if tile < 0:
-            raise MirnetError(f"tile size must be >= 0 (0 = whole image), got {tile}")
-        return 0 if tile == 0 else self._round_tile(tile)
+        try:
+            parsed = parse_tile(tile, minimum=self.min_tile)
+        except ValueError as exc:
+            raise MirnetError(str(exc)) from None
+        return parsed if parsed in ("auto", 0) else self._round_tile(int(parsed))
 
-    def _auto_tile(self, batch: int, height: int, width: int) -> int:
-        """0 (whole image) if the estimate fits ``memory_fraction`` of the free memory, else a tile side."""
-        per_pixel = estimate_bytes_per_pixel(self._source_model, self.dtype) * batch
-        budget = self.memory_fraction * available_memory_bytes(self.device)
-        if per_pixel * height * width <= budget:
-            return 0
-        side = int(math.sqrt(max(budget, 0.0) / per_pixel))
-        return self._round_tile(max(side, self.min_tile))
+    def _budget(self, pixels: int, channels_in: int, channels_out: int) -> int:
+        """Bytes available for the activations of one tile batch when an image of ``pixels`` starts."""
+        if self.device.type == "cpu":
+            cap = self.max_memory if self.max_memory is not None else DEFAULT_CPU_MAX_MEMORY
+            rss = process_rss()
+            # The engine's own image-sized buffers: the padded input copy, the blending sum (normalised in
+            # place), and the caller's clamped HWC copy of the result.
+            images = 4 * pixels * (channels_in + 2 * channels_out)
+            budget = cap - rss - images
+            fraction = self.memory_fraction if self.memory_fraction is not None else CPU_AVAILABLE_FRACTION
+            budget = min(budget, int(fraction * available_memory_bytes(self.device)))
+        else:
+            fraction = self.memory_fraction if self.memory_fraction is not None else DEVICE_FREE_FRACTION
+            budget = int(fraction * available_memory_bytes(self.device))
+            if self.max_memory is not None:
+                budget = min(budget, self.max_memory)
+        return max(int(budget), 0)
 
-    def _smaller_tile(self, tile: int, height: int, width: int) -> int:
-        """Tile side after an out-of-memory error: half the current one, but not below ``min_tile``."""
-        current = tile if tile else max(height, width)
-        current = min(current, max(height, width))
+    def plan(self, height: int, width: int, batch: int = 1, channels_in: int = 3, channels_out: int = 3) -> Plan:
+        """Plan a padded ``height × width`` image (multiples of ``size_multiple``): whole or tiles, batch,
+        context copy. Pure arithmetic on the memory figures; nothing runs."""
+        bpp = estimate_bytes_per_pixel(self._source_model, self.dtype)
+        pixels = height * width
+        budget = self._budget(batch * pixels, channels_in, channels_out)
+        plan = Plan(height, width, images=batch, budget_bytes=budget, bytes_per_pixel=bpp)
+        if self.tile == 0:
+            return plan
+        if self.tile == "auto":
+            if batch * pixels * bpp <= budget:
+                return plan
+            side = self._round_tile(max(int(math.sqrt(max(budget, 0) / (bpp * batch))), self.min_tile))
+        else:
+            side = int(self.tile)
+        if side >= height and side >= width:
+            return plan
+        return self._tile_plan(plan, side)
+
+    def _tile_plan(self, plan: Plan, side: int) -> Plan:
+        """Fill in ``plan``'s tiles (count first, then size), tile batch and context copy for tiles of at most
+        ``side`` pixels."""
+        m, height, width = self.size_multiple, plan.height, plan.width
+        overlap = min(self.tile_overlap, side // 2 - 1)
+        overlap -= overlap % m if overlap >= m else 0
+        plan.tile_h = fit_tile(height, min(side, height), overlap, m)
+        plan.tile_w = fit_tile(width, min(side, width), overlap, m)
+        plan.rows = len(plan_tiles(height, plan.tile_h, overlap, m))
+        plan.cols = len(plan_tiles(width, plan.tile_w, overlap, m))
+        plan.overlap = overlap
+        per_tile = plan.bytes_per_pixel * plan.tile_h * plan.tile_w * plan.images
+        plan.batch = int(max(1, min(MAX_TILE_BATCH, plan.tiles, plan.budget_bytes // max(per_tile, 1))))
+        if self.facts.global_context:
+            plan.context, plan.context_scale = self._context_scale(plan)
+        return plan
+
+    def _context_scale(self, plan: Plan) -> tuple[str, float]:
+        mode = "fast" if self.context == "auto" else self.context
+        if mode == "tile" or plan.images > 1:  # several images at once: each would need its own vectors
+            return "tile", 0.0
+        pixels = plan.height * plan.width
+        fits = max(plan.budget_bytes, 1) / plan.bytes_per_pixel  # pixels of one whole pass within the budget
+        memory_scale = max(1.0, math.sqrt(pixels / max(fits, 1.0)))
+        scale = max(memory_scale, FAST_CONTEXT_SCALE) if mode == "fast" else memory_scale
+        # The copy must keep at least a few pixels per side at the model's coarsest scale.
+        scale = min(scale, min(plan.height, plan.width) / (4 * self.size_multiple))
+        return mode, max(scale, 1.0)
+
+    # ------------------------------------------------------------------ running
+    @contextlib.contextmanager
+    def _precision(self, dtype: torch.dtype) -> Iterator[None]:
+        if dtype == torch.float32:
+            yield
+        else:
+            with torch.autocast(self.device.type, dtype=dtype):
+                yield
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        else:
+            x = x.to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _forward(self, inp: torch.Tensor, ctx: GlobalContext | None, ctx_mode: str | None,
+                 progress: _Progress) -> torch.Tensor:
+        """One batch: CPU float32 in, CPU float32 out; the reduced-precision guard lives here."""
+        dev_inp = self._to_device(inp)
+        if ctx is not None:
+            ctx.begin(ctx_mode)
+        with progress.blocks(self.model, inp.shape[0] * inp.shape[-2] * inp.shape[-1]), self._precision(self.dtype):
+            out = self.model(dev_inp)
+        if not isinstance(out, torch.Tensor):
+            raise MirnetError(f"the model returned {type(out).__name__}, expected a tensor")
+        if out.ndim != 4 or out.shape[0] != inp.shape[0] or out.shape[-2:] != inp.shape[-2:]:
+            raise MirnetError(f"the model turned a {tuple(inp.shape)} input into {tuple(out.shape)}; "
+                              "the engine supports same-size restoration models only")
+        if self.dtype != torch.float32 and ctx_mode != "record":
+            broken = [i for i in range(out.shape[0]) if _guard_tile(out[i], dev_inp[i])]
+            if broken:
+                if ctx is not None:
+                    ctx.begin(ctx_mode)
+                with torch.autocast(self.device.type, enabled=False):
+                    redo = self.model(dev_inp[broken].float())
+                out = out.float()
+                out[broken] = redo.to(out.dtype)
+                self.stats["fp32_fallbacks"] += len(broken)
+                self._warn_fallback()
+        self.stats["context_passes" if ctx_mode == "record" else "tiles"] += 1 if ctx_mode == "record" else out.shape[0]
+        return out.to(device="cpu", dtype=torch.float32).contiguous()
+
+    def _warn_fallback(self) -> None:
+        if not self._warned_fp32:
+            self._warned_fp32 = True
+            warnings.warn(f"{parse_precision(self.dtype)} produced NaN/Inf or black output on some tiles; "
+                          "recomputed them in fp32", PrecisionFallbackWarning, stacklevel=5)
+
+    def _record_context(self, xp: torch.Tensor, plan: Plan, ctx: GlobalContext, progress: _Progress) -> None:
+        """Run the context copy (``plan.context_scale`` × smaller) whole, storing its global vectors."""
+        height, width = plan.height, plan.width
+        m = self.size_multiple
+        h = max(m, round(height / plan.context_scale / m) * m)
+        w = max(m, round(width / plan.context_scale / m) * m)
+        copy = xp if (h, w) == (height, width) else F.interpolate(
+            xp, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+        self._forward(copy, ctx, "record", progress)
+
+    def _run_plan(self, xp: torch.Tensor, plan: Plan, progress: _Progress) -> torch.Tensor:
+        if not plan.tiled:
+            return self._forward(xp, None, None, progress)
+        batch = xp.shape[0]
+        rows = plan_tiles(plan.height, plan.tile_h, plan.overlap, self.size_multiple)
+        cols = plan_tiles(plan.width, plan.tile_w, plan.overlap, self.size_multiple)
+        use_ctx = plan.context in ("fast", "full")
+        with GlobalContext(self.model) if use_ctx else contextlib.nullcontext() as ctx:
+            if use_ctx:
+                self._record_context(xp, plan, ctx, progress)
+            acc: GridAccumulator | None = None
+            cells = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
+            for start in range(0, len(cells), plan.batch):
+                group = cells[start : start + plan.batch]
+                tiles = [xp[..., rows[i] : rows[i] + plan.tile_h, cols[j] : cols[j] + plan.tile_w] for i, j in group]
+                out = self._forward(torch.cat(tiles, 0), ctx, "inject" if use_ctx else None, progress)
+                if acc is None:
+                    acc = GridAccumulator(batch, out.shape[1], plan.height, plan.width, rows, cols,
+                                          plan.tile_h, plan.tile_w, plan.overlap)
+                for k, (i, j) in enumerate(group):
+                    acc.add(out[k * batch : (k + 1) * batch], i, j)
+        assert acc is not None
+        return acc.result()
+
+    def _shrink(self, plan: Plan) -> Plan:
+        """The plan after an out-of-memory error: half the batch, else tiles of half the side."""
+        if plan.tiled and plan.batch > 1:
+            plan.batch //= 2
+            return plan
+        current = max(plan.tile_h, plan.tile_w) if plan.tiled else max(plan.height, plan.width)
         if current <= self.min_tile:
-            raise MirnetError(
-                f"out of memory on {self.device} even with {current}x{current} pixel tiles; "
-                "free memory on the device, or use --device cpu"
-            )
-        return self._round_tile(max(current // 2, self.min_tile))
+            raise MirnetError(f"out of memory on {self.device} even with {current}x{current} pixel tiles; "
+                              "free memory on the device, or use --device cpu")
+        side = self._round_tile(max(current // 2, self.min_tile))
+        shrunk = Plan(plan.height, plan.width, images=plan.images, budget_bytes=plan.budget_bytes,
+                      bytes_per_pixel=plan.bytes_per_pixel)
+        shrunk = self._tile_plan(shrunk, side)
+        shrunk.batch = 1  # the budget estimate was too optimistic: do not batch again
+        return shrunk
 
     def _free_device_memory(self) -> None:
         gc.collect()
@@ -283,84 +466,12 @@ class InferenceEngine:
         elif self.device.type == "mps" and hasattr(torch, "mps"):
             torch.mps.empty_cache()
 
-    def _fp32_model(self) -> nn.Module:
-        """fp32 copy of the model on the device, made on first use (only when reduced precision fails)."""
-        if self.dtype == torch.float32:
-            return self.model
-        if self._fp32 is None:
-            with torch.inference_mode(False):
-                self._fp32 = copy.deepcopy(self._source_model).to(device=self.device, dtype=torch.float32)
-            self._fp32.eval()
-        return self._fp32
-
-    # ------------------------------------------------------------------ running
-    def _forward(self, inp: torch.Tensor) -> torch.Tensor:
-        """One tile: CPU float32 in, CPU float32 out; the reduced-precision guard lives here."""
-        dev_inp = inp.to(self.device)
-        out = self.model(dev_inp.to(self.dtype))
-        if not isinstance(out, torch.Tensor):
-            raise MirnetError(f"the model returned {type(out).__name__}, expected a tensor")
-        if self.dtype != torch.float32 and _guard_tile(out, dev_inp):
-            del out
-            out = self._fp32_model()(dev_inp)
-            self.stats["fp32_fallbacks"] += 1
-            if not self._warned_fp32:
-                self._warned_fp32 = True
-                name = parse_precision(self.dtype)
-                warnings.warn(
-                    f"{name} produced NaN/Inf or black output on some tiles; recomputed them in fp32",
-                    PrecisionFallbackWarning,
-                    stacklevel=4,
-                )
-        if out.ndim != 4 or out.shape[0] != inp.shape[0] or out.shape[-2:] != inp.shape[-2:]:
-            raise MirnetError(
-                f"the model turned a {tuple(inp.shape)} input into {tuple(out.shape)}; "
-                "the engine supports same-size restoration models only"
-            )
-        self.stats["tiles"] += 1
-        return out.to(device="cpu", dtype=torch.float32)
-
-    def _run_tiled(self, xp: torch.Tensor, tile: int) -> torch.Tensor:
-        """Run on the padded image ``xp`` with tiles of side ``tile`` (0: whole image)."""
-        from tqdm.auto import tqdm
-
-        batch, _, height, width = xp.shape
-        if tile == 0 or (tile >= height and tile >= width):
-            self.stats["tile_size"], self.stats["tile_overlap"] = 0, 0
-            return self._forward(xp)
-        m = self.size_multiple
-        overlap = min(self.tile_overlap, tile // 2)
-        th, tw = min(tile, height), min(tile, width)
-        ys = plan_tiles(height, th, overlap, m)
-        xs = plan_tiles(width, tw, overlap, m)
-        self.stats["tile_size"], self.stats["tile_overlap"] = tile, overlap
-        windows: dict[tuple[bool, bool, bool, bool], torch.Tensor] = {}
-        acc: TileAccumulator | None = None
-        total = len(ys) * len(xs)
-        with tqdm(
-            total=total, desc="tiles", unit="tile", leave=False, disable=not (self.progress and total > 1)
-        ) as bar:
-            for y in ys:
-                for x in xs:
-                    out = self._forward(xp[..., y : y + th, x : x + tw])
-                    if acc is None:
-                        acc = TileAccumulator(batch, out.shape[1], height, width)
-                    edges = (y > 0, y + th < height, x > 0, x + tw < width)
-                    if edges not in windows:
-                        top, bottom, left, right = edges
-                        windows[edges] = blend_window(
-                            th, tw, overlap, top=top, bottom=bottom, left=left, right=right
-                        )
-                    acc.add(out, y, x, windows[edges])
-                    bar.update(1)
-        assert acc is not None
-        return acc.result()
-
-    def run(self, x: torch.Tensor) -> torch.Tensor:
+    def run(self, x: torch.Tensor, progress: ProgressCallback | None = None) -> torch.Tensor:
         """Restore ``x``.
 
         Args:
             x: ``[N, C, H, W]`` (normally N = 1) float in [0, 1]; moved to the CPU as float32 first.
+            progress: ``progress(done, total)`` after each unit of work (see :data:`ProgressCallback`).
 
         Returns:
             ``[N, C_out, H, W]`` float32 on the CPU, **not** clamped (callers clamp to [0, 1]).
@@ -375,16 +486,23 @@ class InferenceEngine:
             raise MirnetError(f"the model expects {expected} input channels but the image has {x.shape[1]}")
         x = x.detach().to(device="cpu", dtype=torch.float32)
         xp, pads = reflect_pad_to_multiple(x, self.size_multiple)
-        batch, _, height, width = xp.shape
-        tile = self._auto_tile(batch, height, width) if self.tile == "auto" else int(self.tile)
+        del x
+        batch, channels, height, width = xp.shape
+        out_channels = getattr(self._source_model, "out_channels", channels)
+        plan = self.plan(height, width, batch, channels, out_channels if isinstance(out_channels, int) else channels)
+        tracker = _Progress(plan, self.facts, progress, bar=self.progress)
         was_training = self.model.training
         self.model.eval()
         try:
             while True:
+                self.last_plan = plan
+                self.stats["tile_size"] = max(plan.tile_h, plan.tile_w)
+                self.stats["tile_overlap"] = plan.overlap
+                tracker.start(plan)
                 failed = False
                 try:
                     with torch.inference_mode():
-                        out = self._run_tiled(xp, tile)
+                        out = self._run_plan(xp, plan, tracker)
                 except Exception as exc:  # re-raised below unless it is an out-of-memory error
                     if not is_oom_error(exc):
                         raise
@@ -392,23 +510,25 @@ class InferenceEngine:
                 if not failed:
                     break
                 self._free_device_memory()
-                tile = self._smaller_tile(tile, height, width)
+                plan = self._shrink(plan)
                 self.stats["oom_retries"] += 1
         finally:
             self.model.train(was_training)
+            tracker.close()
         result = crop_padding(out, pads)
-        # Tensors made under inference_mode refuse in-place updates later (e.g. the caller's clamp_);
-        # a clone outside it is a normal tensor (and drops the padding's memory).
+        # Tensors made under inference_mode refuse in-place updates later (e.g. the caller's clamp_); a clone
+        # outside it is a normal tensor (and drops the padding's memory).
         if result.is_inference() or any(pads):
             result = result.clone()
         return result
 
     __call__ = run
 
-    def restore(self, image: np.ndarray) -> np.ndarray:
-        """Convenience wrapper: ``[H, W, C]`` (or ``[H, W]``) float32 in [0, 1] to ``[H, W, C_out]`` in [0, 1].
+    def restore(self, image: np.ndarray, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Restore a photo: ``[H, W, C]`` (or ``[H, W]``) float32 in [0, 1] to ``[H, W, C_out]`` in [0, 1].
 
-        A 2-D input gives a 2-D output when the model has one output channel.
+        Any size works (padded to the model's multiple, tiled when large, cropped back). A 2-D input gives a
+        2-D output when the model has one output channel.
         """
         arr = np.asarray(image, dtype=np.float32)
         squeeze = arr.ndim == 2
@@ -417,8 +537,79 @@ class InferenceEngine:
         if arr.ndim != 3:
             raise ValueError(f"expected an [H, W, C] image, got shape {arr.shape}")
         x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
-        y = self.run(x).clamp_(0.0, 1.0)
-        out = y[0].permute(1, 2, 0).contiguous().numpy()
+        del arr
+        y = self.run(x, progress=progress)
+        del x
+        out = y[0].clamp_(0.0, 1.0).permute(1, 2, 0).contiguous().numpy()
         if squeeze and out.shape[2] == 1:
             out = out[..., 0]
         return out
+
+
+class _Progress:
+    """Turns forward passes into ``progress(done, total)`` calls, at block granularity.
+
+    Units are pixels: the context copy's, then each tile batch's (or the whole image's). Within a forward pass,
+    forward hooks on the model's progress blocks (``facts.progress_blocks``, else its top-level children) advance
+    the count by the pass's pixels divided by the number of blocks, so a whole 12 MP image moves in ~8 steps
+    instead of one.
+    """
+
+    def __init__(self, plan: Plan, facts: ModelFacts, callback: ProgressCallback | None, bar: bool = False):
+        self.facts = facts
+        self.callbacks: list[ProgressCallback] = [callback] if callback is not None else []
+        self._bar = None
+        if bar:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=100, desc="image", unit="%", leave=False,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+            self.callbacks.append(self._update_bar)
+        self.done = 0.0
+        self.total = 1.0
+
+    def _update_bar(self, done: float, total: float) -> None:
+        assert self._bar is not None
+        self._bar.n = round(100 * done / total, 1)
+        self._bar.refresh()
+
+    def start(self, plan: Plan) -> None:
+        """Begin (or, after an out-of-memory retry, restart) counting for ``plan``."""
+        px = plan.height * plan.width
+        work = plan.tiles * plan.tile_h * plan.tile_w if plan.tiled else px
+        if plan.context_scale:
+            work += int(px / plan.context_scale**2)  # the copy's size is rounded later: within a few pixels
+        self.done, self.total = 0.0, float(max(work, 1))
+        self._emit()
+
+    def _emit(self) -> None:
+        for cb in self.callbacks:
+            cb(min(self.done, self.total), self.total)
+
+    @contextlib.contextmanager
+    def blocks(self, model: nn.Module, pixels: int) -> Iterator[None]:
+        """Advance by ``pixels`` over one forward pass of ``model``, block by block."""
+        if not self.callbacks:
+            yield
+            return
+        kinds = self.facts.progress_blocks
+        blocks = [m for m in model.modules() if kinds and isinstance(m, kinds)] or list(model.children())
+        start = self.done
+        step = pixels / max(len(blocks), 1)
+
+        def advance(*_args) -> None:
+            self.done = min(self.done + step, start + pixels)
+            self._emit()
+
+        handles = [b.register_forward_hook(advance) for b in blocks]
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+        self.done = start + pixels
+        self._emit()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -21,13 +21,61 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "TileAccumulator",
+    "MIN_TILE",
+    "GridAccumulator",
     "blend_window",
     "crop_padding",
     "edge_ramp",
+    "fit_tile",
+    "parse_tile",
     "plan_tiles",
     "reflect_pad_to_multiple",
 ]
+
+#: Smallest tile side accepted (pixels). Below it the network's receptive field is mostly padding and a photo
+#: would need millions of passes (``--tile 3`` planned 961 passes for a 64² image).
+MIN_TILE = 64
+
+
+def parse_tile(spec: str | int, minimum: int = MIN_TILE) -> str | int:
+    """Parse a ``--tile`` value: ``"auto"``, ``0`` (the whole image in one pass) or a side of at least
+    ``minimum`` (:data:`MIN_TILE`) pixels.
+
+    Raises:
+        ValueError: with a one-line message naming the value and what is accepted.
+    """
+    if isinstance(spec, str):
+        text = spec.strip().lower()
+        if text == "auto":
+            return "auto"
+        if not text.lstrip("-").isdigit():
+            raise ValueError(f"invalid tile size {spec!r}; use auto, 0 (whole image) or a number of pixels >= {minimum}")
+        spec = int(text)
+    tile = int(spec)
+    if tile < 0:
+        raise ValueError(f"tile size must be >= 0 (0 = whole image), got {tile}")
+    if 0 < tile < minimum:
+        raise ValueError(f"tile size {tile} is too small: use at least {minimum} pixels, 0 (whole image) or auto")
+    return tile
+
+
+def fit_tile(length: int, max_tile: int, overlap: int, multiple: int = 1) -> int:
+    """The smallest tile that covers ``length`` with as few tiles as ``max_tile`` needs (count first, then size).
+
+    With ``n = ceil((length - overlap) / (max_tile - overlap))`` tiles, the tile is
+    ``ceil((length + (n - 1) overlap) / n)`` rounded up to ``multiple`` (never above ``max_tile``), so the
+    tiles overlap by about ``overlap`` instead of by whatever ``max_tile`` leaves over: e.g. a 1024-pixel axis
+    with ``max_tile`` 512 and overlap 32 gets 3 tiles of 364 rather than 3 tiles of 512. This is chaiNNer's rule.
+    """
+    if max_tile >= length:
+        return length
+    step = max_tile - overlap
+    if step <= 0:
+        raise ValueError(f"tile overlap ({overlap}) must be smaller than the tile ({max_tile})")
+    n = math.ceil((length - overlap) / step)
+    tile = math.ceil((length + (n - 1) * overlap) / n)
+    tile += (-tile) % multiple
+    return min(tile, max_tile - max_tile % multiple if max_tile >= multiple else max_tile)
 
 
 def reflect_pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -160,27 +208,47 @@ def blend_window(
     return wy[:, None] * wx[None, :]
 
 
-class TileAccumulator:
-    """Weighted sum of tile outputs, kept on the CPU in float32 whatever the compute device.
+class GridAccumulator:
+    """Blends the outputs of a product grid of tiles (row starts × column starts), on the CPU in float32.
 
-    Peak device memory is then one tile, independent of the image size. ``add`` accepts a tile output
-    of any dtype/device; ``result`` returns ``sum(w y) / sum(w)``.
+    Every tile's window is separable, ``w(y, x) = wy_i(y) wx_j(x)`` (:func:`edge_ramp` per axis), so the total
+    weight is separable too, ``W(y, x) = (sum_i wy_i(y)) (sum_j wx_j(x))``: the accumulator keeps the weighted
+    sum ``[N, C, H, W]`` and two 1-D weight sums instead of a full weight map. Peak device memory stays one tile
+    batch, independent of the image size.
+
+    Args:
+        batch, channels, height, width: the (padded) output size.
+        rows, cols: tile start offsets along each axis (from :func:`plan_tiles`).
+        tile_h, tile_w: tile size.
+        overlap: ramp length at interior edges (see :func:`edge_ramp`).
     """
 
-    def __init__(self, batch: int, channels: int, height: int, width: int):
+    def __init__(self, batch: int, channels: int, height: int, width: int, rows: list[int], cols: list[int],
+                 tile_h: int, tile_w: int, overlap: int):
         self.sum = torch.zeros(batch, channels, height, width, dtype=torch.float32)
-        self.weight = torch.zeros(1, 1, height, width, dtype=torch.float32)
+        self.wy = [edge_ramp(tile_h, overlap, y > 0, y + tile_h < height) for y in rows]
+        self.wx = [edge_ramp(tile_w, overlap, x > 0, x + tile_w < width) for x in cols]
+        self.norm_y = torch.zeros(height, dtype=torch.float32)
+        self.norm_x = torch.zeros(width, dtype=torch.float32)
+        for y, w in zip(rows, self.wy, strict=True):
+            self.norm_y[y : y + tile_h] += w
+        for x, w in zip(cols, self.wx, strict=True):
+            self.norm_x[x : x + tile_w] += w
+        if bool((self.norm_y <= 0).any()) or bool((self.norm_x <= 0).any()):
+            raise RuntimeError("some pixels are not covered by any tile")  # a planning bug, not user error
+        self.rows, self.cols, self.tile_h, self.tile_w = rows, cols, tile_h, tile_w
 
-    def add(self, out: torch.Tensor, top: int, left: int, window: torch.Tensor) -> None:
-        """Accumulate ``out`` ([N, C, h, w]) at ``(top, left)`` with weight ``window`` ([h, w])."""
-        h, w = out.shape[-2:]
+    def add(self, out: torch.Tensor, row: int, col: int) -> None:
+        """Accumulate tile ``(row, col)``'s output ``[N, C, tile_h, tile_w]`` (any dtype/device)."""
+        y, x = self.rows[row], self.cols[col]
         out = out.detach().to(device="cpu", dtype=torch.float32)
-        window = window.to(device="cpu", dtype=torch.float32)
-        self.sum[..., top : top + h, left : left + w].addcmul_(out, window)
-        self.weight[..., top : top + h, left : left + w].add_(window)
+        window = self.wy[row][:, None] * self.wx[col][None, :]
+        self.sum[..., y : y + self.tile_h, x : x + self.tile_w].addcmul_(out, window)
 
     def result(self) -> torch.Tensor:
-        """The blended image [N, C, H, W] float32 on the CPU."""
-        if bool((self.weight <= 0).any()):
-            raise RuntimeError("some pixels were not covered by any tile")  # a planning bug, not user error
-        return self.sum / self.weight
+        """The blended image ``[N, C, H, W]`` (float32, CPU); the sum is normalised in place, band by band."""
+        inv_x = 1.0 / self.norm_x
+        for start in range(0, self.sum.shape[-2], 256):  # bands keep the temporary weight map small
+            band = slice(start, start + 256)
+            self.sum[..., band, :].mul_((1.0 / self.norm_y[band])[:, None] * inv_x[None, :])
+        return self.sum

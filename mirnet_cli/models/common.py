@@ -1,13 +1,51 @@
-"""Building blocks shared by both MIRNet generations."""
+"""Building blocks shared by both MIRNet generations, and the switch between the two formulations of forward.
+
+Every block computes the authors' function in one of two ways (same module tree, same state-dict keys):
+
+* the **fast formulation** (default): no 5-D ``torch.stack``, pooling and attention that keep the channels-last
+  memory layout, one shared pooling where the authors pool the same tensor twice, and in-place activations and
+  residual adds on temporaries when gradients are off. It matches the authors' outputs to float rounding (the
+  golden tests check both formulations in float64 and float32).
+* the **reference formulation**: the authors' code, operation for operation. ``mirnet benchmark --speed`` times it
+  as the baseline ("plain path"), and the golden tests keep it exact. Select it with :func:`reference_forward`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+_formulation = threading.local()
+
+
+def use_reference() -> bool:
+    """True inside :func:`reference_forward` (in this thread)."""
+    return getattr(_formulation, "reference", False)
+
+
+@contextlib.contextmanager
+def reference_forward(enabled: bool = True) -> Iterator[None]:
+    """Run the models' forward exactly as the authors wrote it (for benchmarks and equivalence tests)."""
+    previous = use_reference()
+    _formulation.reference = enabled
+    try:
+        yield
+    finally:
+        _formulation.reference = previous
+
+
+def sum_of(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``t0 + t1 + …`` in a new tensor (the first add allocates, the rest are in place on that new tensor)."""
+    total = tensors[0] + tensors[1]
+    for t in tensors[2:]:
+        total.add_(t)
+    return total
 
 
 class SKFF(nn.Module):
@@ -38,6 +76,26 @@ class SKFF(nn.Module):
         self.softmax = nn.Softmax(dim=1)
 
     def forward(self, inp_feats: list[torch.Tensor]) -> torch.Tensor:
+        if use_reference():
+            return self._forward_reference(inp_feats)
+        # U is pooled through self.avg_pool and consumed through self.conv_du: the engine's global-context hooks
+        # (engine/global_context.py) attach to these two modules, so keep both calls.
+        u = sum_of(inp_feats)
+        z = self.conv_du(self.avg_pool(u))
+        b, c = z.shape[0], u.shape[1]
+        logits = torch.cat([fc(z) for fc in self.fcs], dim=1).view(b, self.height, c, 1, 1)
+        attention = torch.softmax(logits, dim=1)
+        if torch.is_grad_enabled():
+            out = inp_feats[0] * attention[:, 0]
+            for i in range(1, self.height):
+                out = out + inp_feats[i] * attention[:, i]
+            return out
+        out = torch.mul(inp_feats[0], attention[:, 0], out=u)  # U is no longer needed: reuse its memory
+        for i in range(1, self.height):
+            out.addcmul_(inp_feats[i], attention[:, i])
+        return out
+
+    def _forward_reference(self, inp_feats: list[torch.Tensor]) -> torch.Tensor:
         feats = torch.stack(inp_feats, dim=1)  # [B, k, C, H, W]
         feats_z = self.conv_du(self.avg_pool(feats.sum(dim=1)))
         attention = torch.stack([fc(feats_z) for fc in self.fcs], dim=1)  # [B, k, C, 1, 1]

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .common import SKFF, key_indices, merge_declared, tensor_shape
+from .facts import GlobalOp, ModelFacts
 
 
 class AntiAliasDownsample(nn.Module):
@@ -219,6 +220,16 @@ class RRG(nn.Module):
         return self.body(x) + x
 
 
+#: Peak fp32 activation memory of a whole-image forward pass per input pixel and per unit of ``n_feat``
+#: (CPU, inference mode): about 4,000 bytes per pixel at the default width 64.
+ACTIVATION_BYTES_PER_PIXEL_PER_FEAT = 62.5
+
+GLOBAL_OPS = (
+    GlobalOp(SKFF, "mean", consumer="conv_du"),
+    GlobalOp(ChannelAttention, "mean", consumer="conv_du"),
+)
+
+
 class MIRNet(nn.Module):
     """MIRNet v1. ``out = conv_out(body(conv_in(x))) + x`` (global residual, so in_channels == out_channels).
 
@@ -227,16 +238,23 @@ class MIRNet(nn.Module):
     """
 
     architecture = "mirnet"
-    size_multiple = 4
 
     @property
-    def activation_bytes_per_pixel(self) -> float:
-        """Peak fp32 activation memory per input pixel, used by the engine to size tiles.
+    def facts(self) -> ModelFacts:
+        """The engine's contract (see :class:`~mirnet_cli.models.facts.ModelFacts`).
 
-        About 4,000 bytes at the default width (peak RSS on the CPU, 256² to 512² inputs); activations scale
-        with the channel width.
+        Global operations: every SKFF's average pool and every DAU's channel attention.
         """
-        return 4000.0 * self.config["n_feat"] / 64
+        return ModelFacts(
+            architecture="mirnet",
+            size_multiple=4,
+            supports_fp16=True,
+            supports_bf16=True,
+            global_ops=GLOBAL_OPS,
+            activation_bytes_per_pixel=ACTIVATION_BYTES_PER_PIXEL_PER_FEAT * self.config["n_feat"],
+            progress_blocks=(MSRB,),
+            channels_last=True,
+        )
 
     def __init__(
         self,

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .common import SKFF, check_config, key_indices, merge_declared, tensor_shape
+from .common import SKFF, check_config, key_indices, merge_declared, tensor_shape, use_reference
+from .facts import GlobalOp, ModelFacts
 
 
 def _lrelu() -> nn.Module:
@@ -42,10 +44,50 @@ class ContextBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if use_reference():
+            return self._forward_reference(x)
+        # The context vector reaches the rest of the block only through self.channel_add_conv: the engine's
+        # global-context hooks (engine/global_context.py) replace it there for tiles.
+        return x + self.channel_add_conv(attention_pool(x, self.conv_mask.weight, self.conv_mask.bias))
+
+    def _forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         mask = self.softmax(self.conv_mask(x).view(b, 1, h * w))  # [B,1,HW]
         context = torch.matmul(x.view(b, 1, c, h * w), mask.unsqueeze(3)).view(b, c, 1, 1)
         return x + self.channel_add_conv(context)
+
+
+def _softmax_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def attention_pool(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """GCNet's attention pooling ``c = sum_p softmax_p(w . x_p + b) x_p`` as two matrix products.
+
+    Args:
+        x: [B, C, H, W] in either memory layout (channels-last is read without a copy).
+        weight: the 1×1 conv C → 1 weight, [1, C, 1, 1]; bias: [1] or None.
+
+    Returns:
+        [B, C, 1, 1]. The softmax runs in at least float32 (a normalisation over millions of pixels).
+    """
+    b, c, h, w = x.shape
+    wvec = weight.reshape(c, 1).to(x.dtype)
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        pixels = x.permute(0, 2, 3, 1).reshape(b, h * w, c)  # a view: [B, HW, C]
+        logits = pixels @ wvec  # [B, HW, 1]
+        if bias is not None:
+            logits = logits + bias.to(x.dtype)
+        attn = torch.softmax(logits, dim=1, dtype=_softmax_dtype(x.dtype)).to(x.dtype)
+        context = attn.transpose(1, 2) @ pixels  # [B, 1, C]
+    else:
+        pixels = x.reshape(b, c, h * w)
+        logits = wvec.t() @ pixels  # [B, 1, HW]
+        if bias is not None:
+            logits = logits + bias.to(x.dtype)
+        attn = torch.softmax(logits, dim=2, dtype=_softmax_dtype(x.dtype)).to(x.dtype)
+        context = pixels @ attn.transpose(1, 2)  # [B, C, 1]
+    return context.reshape(b, c, 1, 1)
 
 
 class RCB(nn.Module):
@@ -62,7 +104,14 @@ class RCB(nn.Module):
         self.gcnet = ContextBlock(n_feat, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.gcnet(self.body(x))) + x
+        if use_reference():
+            return self.act(self.gcnet(self.body(x))) + x
+        conv1, act1, conv2 = self.body
+        # In-place activations on fresh conv outputs are safe under autograd too (a conv's backward does not
+        # need its output); the residual add is in place only when no graph is being recorded.
+        y = conv2(F.leaky_relu(conv1(x), act1.negative_slope, inplace=True))
+        y = F.leaky_relu(self.gcnet(y), self.act.negative_slope, inplace=True)
+        return y + x if torch.is_grad_enabled() else y.add_(x)
 
 
 class _Down(nn.Module):
@@ -127,14 +176,22 @@ class MRB(nn.Module):
         self.skff_mid = SKFF(c1, 2, act=_lrelu())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        top, mid, bot = x, self.down2(x), self.down4(x)
+        if use_reference():
+            top, mid, bot = x, self.down2(x), self.down4(x)
+        else:
+            # down2 and down4 both begin with the same 2×2 average pool of x: pool once.
+            pool, to_mid = self.down2.body[0].bot
+            pooled = pool(x)
+            top, mid, bot = x, to_mid(pooled), self.down4[1](self.down4[0].body[0].bot[1](pooled))
         top, mid, bot = self.dau_top(top), self.dau_mid(mid), self.dau_bot(bot)
         mid = self.skff_mid([mid, self.up32_1(bot)])
         top = self.skff_top([top, self.up21_1(mid)])
         top, mid, bot = self.dau_top(top), self.dau_mid(mid), self.dau_bot(bot)
         mid = self.skff_mid([mid, self.up32_2(bot)])
         top = self.skff_top([top, self.up21_2(mid)])
-        return self.conv_out(top) + x
+        if use_reference():
+            return self.conv_out(top) + x
+        return self.conv_out(top).add_(x)  # in place on the conv's fresh output: fine under autograd too
 
 
 class RRG(nn.Module):
@@ -147,7 +204,19 @@ class RRG(nn.Module):
         self.body = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x) + x
+        if use_reference():
+            return self.body(x) + x
+        return self.body(x).add_(x)  # the body ends with a conv, whose fresh output may be updated in place
+
+
+#: Peak fp32 activation memory of a whole-image forward pass per input pixel and per unit of ``n_feat``
+#: (fast formulation, inference mode, CPU): about 4,000 bytes per pixel at the default width 80.
+ACTIVATION_BYTES_PER_PIXEL_PER_FEAT = 50.0
+
+GLOBAL_OPS = (
+    GlobalOp(SKFF, "mean", consumer="conv_du"),
+    GlobalOp(ContextBlock, "attention", consumer="channel_add_conv", logits="conv_mask"),
+)
 
 
 class MIRNetV2(nn.Module):
@@ -161,16 +230,24 @@ class MIRNetV2(nn.Module):
     """
 
     architecture = "mirnet_v2"
-    size_multiple = 4
 
     @property
-    def activation_bytes_per_pixel(self) -> float:
-        """Peak fp32 activation memory per input pixel, used by the engine to size tiles.
+    def facts(self) -> ModelFacts:
+        """The engine's contract (see :class:`~mirnet_cli.models.facts.ModelFacts`).
 
-        About 4,000 bytes at the default width (peak RSS on the CPU, 256² to 512² inputs); activations scale
-        with the channel width.
+        Global operations: every SKFF's average pool and every RCB's GCNet context block. Activation memory
+        scales with the channel width (measured: see ``ACTIVATION_BYTES_PER_PIXEL_PER_FEAT``).
         """
-        return 4000.0 * self.config["n_feat"] / 80
+        return ModelFacts(
+            architecture="mirnet_v2",
+            size_multiple=4,
+            supports_fp16=True,
+            supports_bf16=True,
+            global_ops=GLOBAL_OPS,
+            activation_bytes_per_pixel=ACTIVATION_BYTES_PER_PIXEL_PER_FEAT * self.config["n_feat"],
+            progress_blocks=(MRB,),
+            channels_last=True,
+        )
 
     def __init__(
         self,
@@ -211,7 +288,9 @@ class MIRNetV2(nn.Module):
         deep = self.body(f)
         if self.feature_residual:
             return self.conv_out(deep + f)
-        return self.conv_out(deep) + x
+        if use_reference():
+            return self.conv_out(deep) + x
+        return self.conv_out(deep).add_(x)
 
 
 # --------------------------------------------------------------------------- recognising a MIRNet-v2 state dict

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from mirnet_cli.engine.tiling import (
-    TileAccumulator,
+    GridAccumulator,
     blend_window,
     crop_padding,
     edge_ramp,
+    fit_tile,
+    parse_tile,
     plan_tiles,
     reflect_pad_to_multiple,
 )
@@ -124,16 +126,59 @@ def test_weight_sum_is_positive_everywhere(h, w, tile, overlap):
     assert total.min() > 1e-4
 
 
-def test_accumulator_stays_on_cpu_in_float32():
-    acc = TileAccumulator(1, 3, 8, 12)
-    tile = torch.full((1, 3, 8, 8), 0.5, dtype=torch.float16)
-    acc.add(tile, 0, 0, torch.ones(8, 8, dtype=torch.float16))
-    acc.add(tile.float() + 0.5, 0, 4, torch.ones(8, 8))
-    for t in (acc.sum, acc.weight):
-        assert t.device.type == "cpu" and t.dtype == torch.float32
-    assert acc.weight.shape == (1, 1, 8, 12)  # one weight plane, not one per channel
-    out = acc.result()
-    assert out.dtype == torch.float32
-    torch.testing.assert_close(out[..., :4], torch.full((1, 3, 8, 4), 0.5))
-    torch.testing.assert_close(out[..., 4:8], torch.full((1, 3, 8, 4), 0.75))
-    torch.testing.assert_close(out[..., 8:], torch.full((1, 3, 8, 4), 1.0))
+def test_grid_accumulator_matches_a_full_weight_map():
+    """The separable normalisation equals dividing by the summed 2-D windows, on the CPU in float32."""
+    h, w, overlap = 100, 150, 16
+    th, tw = fit_tile(h, 48, overlap, 4), fit_tile(w, 64, overlap, 4)
+    rows, cols = plan_tiles(h, th, overlap, 4), plan_tiles(w, tw, overlap, 4)
+    acc = GridAccumulator(1, 3, h, w, rows, cols, th, tw, overlap)
+    ref_sum, ref_weight = torch.zeros(1, 3, h, w), torch.zeros(h, w)
+    torch.manual_seed(0)
+    for (i, y), (j, x) in itertools.product(enumerate(rows), enumerate(cols)):
+        tile = torch.rand(1, 3, th, tw).half()
+        acc.add(tile, i, j)
+        win = blend_window(th, tw, overlap, top=y > 0, bottom=y + th < h, left=x > 0, right=x + tw < w)
+        ref_sum[..., y : y + th, x : x + tw] += tile.float() * win
+        ref_weight[y : y + th, x : x + tw] += win
+    assert acc.sum.device.type == "cpu" and acc.sum.dtype == torch.float32
+    assert acc.norm_y.shape == (h,) and acc.norm_x.shape == (w,)  # no full weight map is kept
+    torch.testing.assert_close(acc.result(), ref_sum / ref_weight, rtol=1e-5, atol=1e-6)
+
+
+def test_grid_accumulator_constant_tiles_give_a_constant_image():
+    rows, cols = plan_tiles(64, 40, 16, 4), plan_tiles(96, 40, 16, 4)
+    acc = GridAccumulator(2, 1, 64, 96, rows, cols, 40, 40, 16)
+    for i, j in itertools.product(range(len(rows)), range(len(cols))):
+        acc.add(torch.full((2, 1, 40, 40), 0.25), i, j)
+    torch.testing.assert_close(acc.result(), torch.full((2, 1, 64, 96), 0.25))
+
+
+@pytest.mark.parametrize(("spec", "expected"), [("auto", "auto"), (" AUTO ", "auto"), ("0", 0), (0, 0), ("64", 64),
+                                                (512, 512)])
+def test_parse_tile_accepts(spec, expected):
+    assert parse_tile(spec) == expected
+
+
+@pytest.mark.parametrize(("spec", "match"), [("abc", "invalid tile size"), ("-1", ">= 0"), (-5, ">= 0"),
+                                             ("3", "too small"), (63, "at least 64"), ("1.5", "invalid")])
+def test_parse_tile_refuses(spec, match):
+    with pytest.raises(ValueError, match=match):
+        parse_tile(spec)
+
+
+@pytest.mark.parametrize(("length", "max_tile", "overlap"), [(1024, 512, 32), (4000, 1370, 32), (3000, 1370, 32),
+                                                             (157, 64, 16), (600, 256, 32), (400, 128, 32)])
+def test_fit_tile_keeps_the_count_and_shrinks_the_tile(length, max_tile, overlap):
+    t = fit_tile(length, max_tile, overlap, 4)
+    assert t % 4 == 0 and t <= max_tile
+    n_max = len(plan_tiles(length, max_tile, overlap, 4))
+    n = len(plan_tiles(length, t, overlap, 4))
+    assert n <= n_max  # no more tiles than the largest tile needs ...
+    assert n * t - (n - 1) * overlap >= length  # ... and they still cover the axis with the overlap
+    assert n * t <= length + (n - 1) * overlap + 4 * n  # ... with no more overlap than asked (plus rounding)
+
+
+def test_fit_tile_example_from_the_issue():
+    # 1024 px, tile 512, overlap 32: 3 tiles of 364 (1.07x the pixels per axis) instead of 3 of 512 (1.5x)
+    assert fit_tile(1024, 512, 32, 4) == 364
+    assert fit_tile(300, 512, 32, 4) == 300  # one tile covers it

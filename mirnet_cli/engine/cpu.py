@@ -1,0 +1,85 @@
+"""CPU runtime settings: the allocator, instruction-set features, the memory layout.
+
+Measured on this project's 2-core machines (ratios from alternating runs in one process, torch 2.13.0):
+
+* glibc's malloc returns every large temporary to the kernel and faults it back in on the next allocation; a
+  MIRNet-v2 forward allocates hundreds of image-sized temporaries, so the page faults cost CPU time. Keeping freed
+  memory in the heap (:func:`tune_allocator`) gave 0.87x the time of a 768² forward on an AMD EPYC (Zen 5), and
+  0.56x on a Xeon (issue 11's figures, where the faults were ~45% of the time).
+* channels-last convolutions are 1.5-1.9x faster than NCHW once the model's forward keeps the layout (see
+  :mod:`mirnet_cli.models.common`), so the CPU path runs channels-last.
+* bf16: with AMX (``amx_bf16``) bf16 convolutions ran 1.9x faster than fp32 channels-last; with AVX512-BF16
+  alone (Zen 5) they ran *slower* (0.77x vs 0.54x of the reference time for fp32 channels-last), and without
+  either PyTorch emulates bf16 ~500x slower. ``--precision auto`` therefore picks bf16 on the CPU only with AMX.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["cpu_flags", "cpu_has_amx", "cpu_has_native_bf16", "tune_allocator"]
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+#: Allocations below this size come from the heap and are reused instead of being mmap'ed and faulted in anew.
+#: Image-sized buffers above it (a 12 MP float32 RGB image is 144 MB) still go back to the system when freed.
+MMAP_THRESHOLD = 256 * 1024**2
+#: Freed heap memory is returned to the system only above this much.
+TRIM_THRESHOLD = 1024**3
+
+_tuned: bool | None = None
+
+
+def tune_allocator() -> bool:
+    """Make glibc keep freed memory for reuse (once per process). Returns True if it was applied.
+
+    Skipped outside glibc (macOS, musl, Windows) and when ``MIRNET_MALLOC_TUNING=0``.
+    """
+    global _tuned
+    if _tuned is not None:
+        return _tuned
+    _tuned = False
+    if os.environ.get("MIRNET_MALLOC_TUNING", "1") == "0":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    _tuned = ok
+    return ok
+
+
+@lru_cache(maxsize=4)
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags (x86 ``flags`` / Arm ``Features`` of ``/proc/cpuinfo``); empty where unknown."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[-1].split())
+    return frozenset()
+
+
+def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True if the CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16``).
+
+    Without them PyTorch emulates bf16 convolutions, about 500x slower than fp32. Where ``/proc/cpuinfo`` does
+    not exist (macOS, Windows) this returns False, which only ever makes us refuse bf16 on the CPU.
+    """
+    return bool(cpu_flags(str(cpuinfo)) & {"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_amx(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True if the CPU has AMX tiles for bf16 (``amx_bf16``): the only CPUs where bf16 beat fp32 here."""
+    return "amx_bf16" in cpu_flags(str(cpuinfo))
