@@ -27,7 +27,6 @@ _EXPORTS = {
     "parse_size": "memory",
     "cpu_has_amx": "cpu",
     "tune_allocator": "cpu",
-    "DeviceFallbackWarning": "device",
     "PrecisionFallbackWarning": "device",
     "cpu_has_native_bf16": "cpu",
     "parse_precision": "device",

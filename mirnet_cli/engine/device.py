@@ -1,8 +1,8 @@
 """Choosing the compute device and the numeric precision.
 
-``resolve_device`` turns a user spec (``auto|cpu|cuda|cuda:N|mps``) into a ``torch.device``. A device that
-is not available falls back to the CPU with one :class:`DeviceFallbackWarning` instead of failing, so the
-same command line works on a laptop and on a GPU box.
+``resolve_device`` turns a user spec (``auto|cpu|cuda|cuda:N|mps``) into a ``torch.device``. ``auto`` takes the
+best device there is (CUDA, then MPS, then the CPU); a device asked for by name that is missing is an error
+with the reason, never a silent switch to the CPU (a batch meant for a GPU would crawl for hours).
 
 ``resolve_precision`` turns ``auto|fp32|fp16|bf16`` into a ``torch.dtype``. It refuses combinations that
 would be broken or pathologically slow (fp16 on the CPU; bf16 without native hardware support, which on a
@@ -21,7 +21,6 @@ from ..errors import MirnetError
 from .cpu import cpu_has_amx, cpu_has_native_bf16
 
 __all__ = [
-    "DeviceFallbackWarning",
     "PrecisionFallbackWarning",
     "cpu_has_native_bf16",
     "parse_precision",
@@ -48,10 +47,6 @@ _PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch
 _DTYPE_NAMES = {v: k for k, v in _PRECISION_DTYPES.items()}
 
 
-class DeviceFallbackWarning(UserWarning):
-    """The requested device is not available; the engine runs on the CPU instead."""
-
-
 class PrecisionFallbackWarning(UserWarning):
     """Reduced precision misbehaved (NaN/Inf or a black output) and some work was redone in fp32."""
 
@@ -61,11 +56,24 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def _fallback(requested: str, reason: str) -> torch.device:
-    warnings.warn(
-        f"{reason}; running on the CPU (requested device: {requested})", DeviceFallbackWarning, stacklevel=3
-    )
-    return torch.device("cpu")
+def _cuda_available() -> tuple[bool, str]:
+    """Whether CUDA works and, when it does not, why in a few words (the driver's own message if it gave one)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if torch.cuda.is_available():  # a broken driver says why in a warning, which we show in the error
+            return True, ""
+    if getattr(torch.version, "cuda", None) is None:
+        return False, "this PyTorch build has no CUDA support (a CPU-only wheel)"
+    for warning in caught:
+        text = str(warning.message).strip().splitlines()
+        if text:
+            return False, f"CUDA could not start: {text[0].rstrip('.')}"
+    return False, "no CUDA GPU was found"
+
+
+def _missing(spec: str, reason: str) -> MirnetError:
+    return MirnetError(f"device {spec} is not available: {reason}; use --device auto to run on the best "
+                       "device there is (the CPU here)")
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:
@@ -79,11 +87,9 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         The device to run on. ``"cuda"`` without an index becomes ``cuda:0`` (the current device).
 
     Raises:
-        MirnetError: unknown spec, or ``cuda:N`` with N beyond the installed GPUs (a typo, not a
-            missing GPU, so it is not silently replaced by the CPU).
-
-    A requested but unavailable CUDA or MPS device falls back to the CPU with one
-    :class:`DeviceFallbackWarning` (e.g. "CUDA is not available; running on the CPU").
+        MirnetError: unknown spec; a named device that is not available (``cuda`` without a working CUDA, with
+            the reason: CPU-only PyTorch, the driver's error, no GPU; ``mps`` off Apple silicon); ``cuda:N`` with
+            N beyond the installed GPUs. Only ``auto`` falls back to the CPU.
     """
     text = str(spec).strip().lower()
     if text == "auto":
@@ -96,7 +102,10 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if text == "mps":
         if not _mps_available():
-            return _fallback(text, "MPS (Apple GPU) is not available")
+            mps = getattr(torch.backends, "mps", None)
+            built = mps is not None and mps.is_built()
+            raise _missing(text, "MPS (Apple GPU) is not available on this machine" if built
+                           else "this PyTorch build has no MPS (Apple GPU) support")
         return torch.device("mps")
     if text == "cuda" or text.startswith("cuda:"):
         index: int | None = None
@@ -105,8 +114,9 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
             if not suffix.isdigit():
                 raise MirnetError(f"invalid device {spec!s}; use one of {', '.join(DEVICE_CHOICES)}")
             index = int(suffix)
-        if not torch.cuda.is_available():
-            return _fallback(text, "CUDA is not available")
+        available, reason = _cuda_available()
+        if not available:
+            raise _missing(text, reason)
         count = torch.cuda.device_count()
         if index is None:
             return torch.device("cuda", torch.cuda.current_device())

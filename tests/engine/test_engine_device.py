@@ -9,7 +9,6 @@ import torch
 
 from mirnet_cli.engine import device as dev
 from mirnet_cli.engine.device import (
-    DeviceFallbackWarning,
     cpu_has_native_bf16,
     parse_precision,
     resolve_device,
@@ -47,16 +46,31 @@ def test_auto_prefers_cuda_then_mps(monkeypatch, one_gpu):
 
 @pytest.mark.parametrize(
     ("spec", "reason"),
-    [("cuda", "CUDA is not available"), ("cuda:1", "CUDA is not available"), ("mps", "MPS")],
+    [("cuda", "no CUDA GPU was found"), ("cuda:1", "no CUDA GPU was found"), ("mps", "MPS")],
 )
-def test_unavailable_device_falls_back_with_one_warning(no_gpu, spec, reason):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert resolve_device(spec) == torch.device("cpu")
-    fallback = [w for w in caught if issubclass(w.category, DeviceFallbackWarning)]
-    assert len(fallback) == 1
-    assert reason in str(fallback[0].message)
-    assert "running on the CPU" in str(fallback[0].message)
+def test_unavailable_named_device_is_an_error_with_the_hint(no_gpu, monkeypatch, spec, reason):
+    monkeypatch.setattr(torch.version, "cuda", "12.4")  # a CUDA build whose GPU is missing
+    with pytest.raises(MirnetError) as info:
+        resolve_device(spec)
+    message = str(info.value)
+    assert f"device {spec} is not available" in message and reason in message
+    assert "--device auto" in message and "\n" not in message
+
+
+def test_cuda_reason_names_a_cpu_only_build_or_the_driver_error(no_gpu, monkeypatch):
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(MirnetError, match="no CUDA support"):
+        resolve_device("cuda")
+
+    def broken_driver():
+        warnings.warn("CUDA initialization: The NVIDIA driver on your system is too old (found version 9000).\n"
+                      "Please update your GPU driver.", UserWarning, stacklevel=2)
+        return False
+
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    monkeypatch.setattr(torch.cuda, "is_available", broken_driver)
+    with pytest.raises(MirnetError, match="CUDA could not start: CUDA initialization: The NVIDIA driver"):
+        resolve_device("cuda")
 
 
 def test_cuda_index(one_gpu):

@@ -11,7 +11,7 @@ from torch import nn
 
 from mirnet_cli.engine import device as dev
 from mirnet_cli.engine import inference
-from mirnet_cli.engine.device import DeviceFallbackWarning, PrecisionFallbackWarning
+from mirnet_cli.engine.device import PrecisionFallbackWarning
 from mirnet_cli.engine.inference import (
     InferenceEngine,
     _guard_tile,
@@ -271,14 +271,12 @@ def test_fp16_on_cpu_refused_by_engine():
         InferenceEngine(LocalNet(), device="cpu", precision="fp16")
 
 
-def test_unavailable_device_falls_back_to_cpu(monkeypatch):
+def test_unavailable_named_device_is_refused_by_engine(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(dev, "_mps_available", lambda: False)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        eng = InferenceEngine(LocalNet(), device="cuda", precision="auto")
-    assert eng.device == torch.device("cpu") and eng.dtype == torch.float32
-    assert len([w for w in caught if issubclass(w.category, DeviceFallbackWarning)]) == 1
+    with pytest.raises(MirnetError, match="device cuda is not available.*--device auto"):
+        InferenceEngine(LocalNet(), device="cuda", precision="auto")
+    assert InferenceEngine(LocalNet(), device="auto").device == torch.device("cpu")
 
 
 def test_supports_half_false_keeps_fp32_on_auto():
