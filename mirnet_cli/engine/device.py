@@ -72,8 +72,9 @@ def _cuda_available() -> tuple[bool, str]:
 
 
 def _missing(spec: str, reason: str) -> MirnetError:
+    best = "the Apple GPU (mps)" if spec != "mps" and _mps_available() else "the CPU"
     return MirnetError(f"device {spec} is not available: {reason}; use --device auto to run on the best "
-                       "device there is (the CPU here)")
+                       f"device there is ({best} here)")
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:

@@ -1,23 +1,35 @@
-"""Run a model over many photos: skip what is done, report what failed, never lose anything.
+"""Run models over many photos: skip what is done, report what failed, never lose anything.
 
 * an output that already exists is skipped (``--overwrite`` replaces it), so re-running a batch resumes it;
-* a bad input gets one line naming the file and the reason, and the batch goes on (``fail_fast`` stops);
+* a bad input gets one line naming the file and the reason, and the batch goes on (``fail_fast`` stops); this
+  holds for *any* error of one file, a ``MemoryError`` or an unexpected exception included, so the summary is
+  always printed;
 * outputs are written atomically by :func:`mirnet_cli.io.images.write_image`;
+* each finished file gets one line (name, size, seconds); :class:`~.progress.Progress` shows the live status;
 * the run ends with a :class:`Summary` (done / skipped / failed) that the command prints or emits as JSON.
+
+A batch runs one or more :class:`Step` s per image (``--task denoise,super-resolve:x2`` chains them in memory,
+without intermediate files).
 """
 
 from __future__ import annotations
 
-import sys
+import inspect
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import ImageReadError, MirnetError
+from .progress import Progress, one_line
 from .tasks import TaskSpec
+
+#: Reason recorded for outputs that exist (re-runs resume).
+OUTPUT_EXISTS = "output exists; --overwrite to redo"
 
 
 @dataclass
@@ -40,131 +52,238 @@ class Summary:
     device: str | None = None
     precision: str | None = None
     seconds: float = 0.0
+    interrupted: bool = False  # Ctrl-C stopped the batch
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
 
     @property
     def exit_code(self) -> int:
-        """1 when anything failed, else 0."""
+        """1 when anything failed (also when everything did), else 0."""
         return 1 if self.count("failed") else 0
 
+    def skip_reasons(self) -> str:
+        """``" (3 output exists; --overwrite to redo, 1 unsupported format .gif)"``, or ``""``."""
+        reasons = Counter(_reason_kind(r.reason) for r in self.results if r.status == "skipped")
+        if not reasons:
+            return ""
+        if len(reasons) == 1:
+            return f" ({next(iter(reasons))})"
+        return " (" + ", ".join(f"{n} {why}" for why, n in reasons.most_common()) + ")"
+
     def line(self) -> str:
-        return (f"done {self.count('done')}, skipped {self.count('skipped')}, failed {self.count('failed')}"
-                f" in {self.seconds:.1f} s")
+        return (f"done {self.count('done')}, skipped {self.count('skipped')}{self.skip_reasons()}, "
+                f"failed {self.count('failed')} in {self.seconds:.1f} s")
 
     def to_dict(self) -> dict:
         return {"model": self.model, "device": self.device, "precision": self.precision,
-                "seconds": round(self.seconds, 3),
+                "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
                 "counts": {s: self.count(s) for s in ("done", "skipped", "failed")},
                 "results": [asdict(r) for r in self.results]}
 
 
-class Reporter:
-    """One progress bar over files (TTY only, not with ``quiet``) and one line per problem on stderr."""
-
-    def __init__(self, total: int, quiet: bool = False, desc: str = "photos"):
-        self.quiet = quiet
-        self.bar = None
-        if not quiet and total > 1 and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False)
-
-    def problem(self, text: str) -> None:
-        # Problems are shown even with --quiet: a user must know which file failed.
-        if self.bar is not None:
-            self.bar.write(text, file=sys.stderr)
-        else:
-            print(text, file=sys.stderr, flush=True)
-
-    def info(self, text: str) -> None:
-        if not self.quiet:
-            self.problem(text)
-
-    def step(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def _reason_kind(reason: str | None) -> str:
+    """The part of a skip reason that is the same for every file it applies to (before any figures)."""
+    if not reason:
+        return "no reason given"
+    return reason.split(" (", 1)[0]
 
 
-def _process(reporter: Reporter, summary: Summary, label: str, out: Path, overwrite: bool,
-             work: Callable[[], None]) -> bool:
-    """Run one item's ``work``; record the result. Returns False when the item failed."""
-    start = time.perf_counter()
-    if out.exists() and not overwrite:
-        summary.results.append(ItemResult(label, "skipped", str(out), "output exists (use --overwrite)"))
-        reporter.step()
-        return True
+class Skip(Exception):
+    """Raised inside an item's work: the item is skipped with this reason (not a failure)."""
+
+
+@dataclass
+class Step:
+    """One model applied to every image: the task's pre-processing, then the engine.
+
+    Attributes:
+        spec: what the task does before the network (bicubic upsampling for SR) and when it should not run.
+        engine: an :class:`~mirnet_cli.engine.inference.InferenceEngine` (anything with ``restore``).
+        model: the model's name, for messages and the summary.
+        cost: relative compute per pixel (the parameter count), to split an image's progress between steps.
+    """
+
+    spec: TaskSpec
+    engine: Any
+    model: str = ""
+    cost: float = 1.0
+
+
+@dataclass
+class Job:
+    """One output to make from one image (or from a left/right pair of views).
+
+    Attributes:
+        inputs: the image, or the left and right views (left first).
+        output: the output file.
+        label: how messages name it (the input as given; the left view for pairs).
+        pixels: input pixels (width x height) read from the file header, or ``None`` if unknown.
+        compare: where to write the input | output sheet (``--compare``), or ``None``.
+    """
+
+    inputs: tuple[Path, ...]
+    output: Path
+    label: str
+    pixels: int | None = None
+    compare: Path | None = None
+
+
+def work_units(pixels: int, steps: Sequence[Step]) -> float:
+    """Compute an image of ``pixels`` needs: each step's cost times the pixels it runs on (SR multiplies them)."""
+    total, current = 0.0, float(pixels)
+    for step in steps:
+        current *= step.spec.scale**2
+        total += step.cost * current
+    return total
+
+
+def _accepts_progress(engine: Any) -> bool:
     try:
-        work()
-    except MirnetError as exc:
+        return "progress" in inspect.signature(engine.restore).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _error_reason(label: str, exc: BaseException) -> str:
+    """One readable reason naming the file."""
+    if isinstance(exc, MirnetError):
         text = str(exc)
-        reason = text if isinstance(exc, ImageReadError) or label in text else f"{label}: {text}"
-        summary.results.append(ItemResult(label, "failed", None, reason, time.perf_counter() - start))
-        reporter.problem(f"error: {reason}")
-        reporter.step()
-        return False
-    except (RuntimeError, ValueError, OSError) as exc:  # e.g. an image the network cannot take
-        reason = f"{label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-        summary.results.append(ItemResult(label, "failed", None, reason, time.perf_counter() - start))
-        reporter.problem(f"error: {reason}")
-        reporter.step()
-        return False
-    summary.results.append(ItemResult(label, "done", str(out), None, time.perf_counter() - start))
-    reporter.step()
-    return True
+        return text if isinstance(exc, ImageReadError) or label in text else f"{label}: {text}"
+    if isinstance(exc, MemoryError):
+        return f"{label}: out of memory while processing it (close other programs, or use a smaller --tile)"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, (RuntimeError, ValueError, OSError)):  # e.g. an image the network cannot take
+        return f"{label}: {first or type(exc).__name__}"
+    return f"{label}: unexpected error {type(exc).__name__}{': ' + first if first else ''}"
 
 
-def run_images(task: TaskSpec, engine, plan: Sequence[tuple[Path, Path]], *, overwrite: bool = False,
-               fail_fast: bool = False, jpeg_quality: int = 95, reporter: Reporter | None = None,
-               summary: Summary | None = None) -> Summary:
-    """Restore every ``(input, output)`` pair of ``plan`` with ``engine``.
+def _size_text(shape: tuple[int, ...]) -> str:
+    h, w = shape[:2]
+    return f"{w}x{h}"
 
-    Bit depth, grayscale, alpha (resized for SR), EXIF (orientation 1) and ICC travel from input to output.
+
+class BatchRunner:
+    """Runs :class:`Job` s through :class:`Step` s, recording results in a :class:`Summary`.
+
+    Args:
+        steps: the models, applied in order.
+        progress: the display.
+        summary: where results go.
+        overwrite: replace existing outputs instead of skipping them.
+        fail_fast: stop at the first failure.
+        jpeg_quality: quality of JPEG / lossy WebP outputs.
+        force: run even where a step's :meth:`TaskSpec.check` objects (a well-exposed photo for low light).
+        memory_check: called with a job before it is decoded; raises :class:`MirnetError` when the job cannot
+            fit in memory (``None``: no check).
     """
-    from ..io.images import read_image, write_image
 
-    summary = summary or Summary()
-    reporter = reporter or Reporter(len(plan))
-    for src, out in plan:
-        def work(src=src, out=out):
-            image = read_image(src)
-            restored = engine.restore(task.prepare(image.pixels))
-            write_image(out, image.with_pixels(restored), jpeg_quality=jpeg_quality)
+    def __init__(self, steps: Sequence[Step], *, progress: Progress, summary: Summary, overwrite: bool = False,
+                 fail_fast: bool = False, jpeg_quality: int = 95, force: bool = False,
+                 memory_check: Callable[[Job], None] | None = None):
+        self.steps = list(steps)
+        self.progress = progress
+        self.summary = summary
+        self.overwrite = overwrite
+        self.fail_fast = fail_fast
+        self.jpeg_quality = jpeg_quality
+        self.force = force
+        self.memory_check = memory_check
 
-        if not _process(reporter, summary, str(src), out, overwrite, work) and fail_fast:
-            break
-    reporter.close()
-    return summary
+    # ------------------------------------------------------------------ the batch
+    def run(self, jobs: Sequence[Job]) -> Summary:
+        """Process every job in order; never raises for a single job's failure (``KeyboardInterrupt`` excepted)."""
+        known = [j.pixels for j in jobs if j.pixels]
+        typical = float(np.median(known)) if known else 1.0
+        work = [work_units(j.pixels or typical, self.steps) for j in jobs]
+        todo = [i for i, j in enumerate(jobs) if self.overwrite or not j.output.exists()]
+        self.progress.start_batch(sum(work[i] for i in todo), len(todo))
+        position = 0
+        for index, job in enumerate(jobs):
+            if index not in todo:
+                self.summary.results.append(ItemResult(job.label, "skipped", str(job.output), OUTPUT_EXISTS))
+                continue
+            position += 1
+            self.progress.start_item(position, job.inputs[0].name, work[index])
+            ok = self._one(job)
+            self.progress.end_item()
+            if not ok and self.fail_fast:
+                break
+        return self.summary
+
+    def _one(self, job: Job) -> bool:
+        start = time.perf_counter()
+        try:
+            if self.memory_check is not None:
+                self.memory_check(job)
+            size = self._work(job)
+        except Skip as exc:
+            self.summary.results.append(ItemResult(job.label, "skipped", None, str(exc), time.perf_counter() - start))
+            self.progress.line(f"skipped {job.label}: {exc}")
+            return True
+        except Exception as exc:  # noqa: BLE001 - one file's failure never aborts the batch
+            reason = _error_reason(job.label, exc)
+            self.summary.results.append(ItemResult(job.label, "failed", None, reason, time.perf_counter() - start))
+            self.progress.error(f"error: {reason}")
+            return False
+        seconds = time.perf_counter() - start
+        self.summary.results.append(ItemResult(job.label, "done", str(job.output), None, seconds))
+        self.progress.line(f"done {job.label}  {size}  {seconds:.1f} s  -> {job.output}")
+        return True
+
+    # ------------------------------------------------------------------ one job
+    def _read(self, job: Job):
+        from ..io.images import read_image
+
+        self.progress.item_phase("reading")
+        if len(job.inputs) == 1:
+            image = read_image(job.inputs[0])
+            return image, image.pixels, image.pixels
+        left, right = (read_image(p) for p in job.inputs)
+        if left.pixels.shape != right.pixels.shape:
+            raise MirnetError(f"{job.inputs[0]}: left view is {left.width}x{left.height} but the right view "
+                              f"{job.inputs[1]} is {right.width}x{right.height}; the two views must have the same size")
+        left.bit_depth = max(left.bit_depth, right.bit_depth)  # 16-bit views give a 16-bit result
+        return left, np.concatenate([left.pixels, right.pixels], axis=2), left.pixels
+
+    def _work(self, job: Job) -> str:
+        from ..io.images import write_image
+
+        image, pixels, before = self._read(job)
+        in_size = _size_text(pixels.shape)
+        units = [work_units(pixels.shape[0] * pixels.shape[1], self.steps[: i + 1]) for i in range(len(self.steps))]
+        total = units[-1] or 1.0
+        for i, step in enumerate(self.steps):
+            if not self.force:
+                why = step.spec.check(pixels)
+                if why:
+                    raise Skip(why)
+            done_before = units[i - 1] if i else 0.0
+            share = units[i] - done_before
+            if len(self.steps) > 1:
+                self.progress.item_phase(f"{i + 1}/{len(self.steps)} {step.spec.label}")
+            else:
+                self.progress.item_phase("")
+
+            def report(done: float, whole: float, base=done_before, share=share) -> None:
+                self.progress.update((base + share * (done / whole if whole else 1.0)) / total)
+
+            prepared = step.spec.prepare(pixels)
+            if _accepts_progress(step.engine):
+                pixels = step.engine.restore(prepared, progress=report)
+            else:
+                pixels = step.engine.restore(prepared)
+            del prepared
+            self.progress.update(units[i] / total)
+        self.progress.item_phase("writing")
+        write_image(job.output, image.with_pixels(pixels), jpeg_quality=self.jpeg_quality)
+        if job.compare is not None:
+            from .compare import write_compare_sheet
+
+            write_compare_sheet(job.compare, before, pixels, icc_profile=image.icc_profile)
+        out_size = _size_text(pixels.shape)
+        return in_size if out_size == in_size else f"{in_size} -> {out_size}"
 
 
-def run_pairs(engine, plan: Sequence[tuple[Path, Path, Path]], *, overwrite: bool = False,
-              fail_fast: bool = False, jpeg_quality: int = 95, reporter: Reporter | None = None,
-              summary: Summary | None = None) -> Summary:
-    """Dual-pixel deblurring of ``(left, right, output)`` triples: input ``cat([L, R])``, left view first.
-
-    The output keeps the left view's metadata and the larger bit depth of the two views (16-bit in → 16-bit out).
-    """
-    from ..io.images import read_image, write_image
-
-    summary = summary or Summary()
-    reporter = reporter or Reporter(len(plan), desc="pairs")
-    for left, right, out in plan:
-        def work(left=left, right=right, out=out):
-            lv, rv = read_image(left), read_image(right)
-            if lv.pixels.shape != rv.pixels.shape:
-                raise MirnetError(f"{left}: left view is {lv.width}x{lv.height} but the right view {right} is "
-                                  f"{rv.width}x{rv.height}; the two views must have the same size")
-            restored = engine.restore(np.concatenate([lv.pixels, rv.pixels], axis=2))
-            result = lv.with_pixels(restored)
-            result.bit_depth = max(lv.bit_depth, rv.bit_depth)
-            write_image(out, result, jpeg_quality=jpeg_quality)
-
-        if not _process(reporter, summary, str(left), out, overwrite, work) and fail_fast:
-            break
-    reporter.close()
-    return summary
+__all__ = ["OUTPUT_EXISTS", "BatchRunner", "ItemResult", "Job", "Skip", "Step", "Summary", "one_line",
+           "work_units"]

@@ -26,7 +26,7 @@ class Choice:
 
 
 def choose_weights(task_key: str, *, weights: str | None = None, model: str | None = None,
-                   arch: str | None = None) -> Choice:
+                   arch: str | None = None, download: bool = True) -> Choice:
     """Pick the checkpoint for ``task_key`` (see the module docstring).
 
     Args:
@@ -34,6 +34,8 @@ def choose_weights(task_key: str, *, weights: str | None = None, model: str | No
         weights: explicit source; wins over everything.
         model: ``official``, ``bundled`` or a registry name.
         arch: ``mirnet`` or ``mirnet_v2`` to restrict the registry entries considered.
+        download: fetch an official checkpoint that is not cached. ``False`` (``--dry-run``) never touches the
+            network: an official checkpoint that would be downloaded is chosen with a notice saying so.
 
     Raises:
         SourceError: nothing usable (with the reason: manual download needed, offline and not cached, …).
@@ -73,6 +75,9 @@ def choose_weights(task_key: str, *, weights: str | None = None, model: str | No
             short = short or f"the official {entry.name} is not cached and HF_HUB_OFFLINE=1"
             why = why or short
             continue
+        if not download:
+            fallback = f"; if that fails: {bundled[0].name} (bundled)" if bundled and model != "official" else ""
+            return Choice(entry.name, entry.name, notice=f"not cached: would be downloaded{fallback}")
         try:
             fetch(entry)
             return Choice(entry.name, entry.name)

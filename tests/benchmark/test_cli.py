@@ -97,25 +97,25 @@ def test_speed_with_random_architecture(tmp_path):
 
 def test_errors_are_one_line(tmp_path, tiny_weights):
     result = runner.invoke(app, ["benchmark"])
-    assert result.exit_code == 1 and "error: nothing to do" in result.output
+    assert result.exit_code == 2 and "error: nothing to do" in result.output
     (tmp_path / "x").mkdir()
     result = runner.invoke(
         app,
         ["benchmark", "--dataset", "lol", "--data-dir", str(tmp_path / "x"), "--weights", str(tiny_weights)],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert (
         "error: lol:" in result.output
         and "low/ + high/" in result.output
         and "Traceback" not in result.output
     )
     result = runner.invoke(app, ["benchmark", "--speed", "--model", "mirnet_v2", "--sizes", "a,b"])
-    assert result.exit_code == 1 and "--sizes" in result.output
+    assert result.exit_code == 2 and "--sizes" in result.output
     make_pairs(tmp_path / "lol", "low", "high", ["1"])
     result = runner.invoke(
         app, ["benchmark", "--dataset", "lol", "--data-dir", str(tmp_path / "lol"), "--model", "mirnet_v2"]
     )
-    assert result.exit_code == 1 and "error: --model mirnet_v2 builds a randomly initialised" in result.output
+    assert result.exit_code == 2 and "error: --model mirnet_v2 builds a randomly initialised" in result.output
 
 
 def test_paper_metrics_matching():
@@ -130,7 +130,7 @@ def test_paper_metrics_matching():
 
 def test_default_model_choice_is_one_line_when_unavailable(tmp_path):
     # Offline (conftest sets HF_HUB_OFFLINE) with an empty cache: the default chain either falls back to a
-    # bundled model (exit 0) or fails with one line (exit 1); never a traceback.
+    # bundled model (exit 0) or fails with one line (exit 2); never a traceback.
     make_pairs(tmp_path, "low", "high", ["1"], size=(16, 16))
     result = runner.invoke(
         app,
@@ -146,9 +146,9 @@ def test_default_model_choice_is_one_line_when_unavailable(tmp_path):
             "fp32",
         ],
     )
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code in (0, 2), result.output
     assert "Traceback" not in result.output
-    if result.exit_code == 1:
+    if result.exit_code == 2:
         assert "error:" in result.output
     else:
         assert "PSNR" in result.stdout

@@ -131,9 +131,9 @@ def test_download_all_succeeds_when_everything_fetchable_works(world, tmp_path):
 
 def test_download_argument_errors(world):
     nothing = runner.invoke(app, ["download"])
-    assert nothing.exit_code == 1 and "error: name task keys or model names" in nothing.stderr
+    assert nothing.exit_code == 2 and "error: name task keys or model names" in nothing.stderr  # usage error
     unknown = runner.invoke(app, ["download", "sharpen"])
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 2
     assert "error: 'sharpen' is neither a model name nor a task key" in unknown.stderr
     assert "enhance:lowlight" in unknown.stderr
 
@@ -151,7 +151,7 @@ def test_bad_registry_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MIRNET_WEIGHTS_DIR", str(tmp_path))
     for args in (["models"], ["download", "--all"]):
         result = runner.invoke(app, args)
-        assert result.exit_code == 1
+        assert result.exit_code == 2  # the run could not start
         assert result.stderr.startswith("error: ") and "not valid JSON" in result.stderr
         assert "Traceback" not in result.output
 

@@ -71,7 +71,7 @@ def test_batch_with_corrupt_file_keeps_going_and_exits_1(tmp_path):
     _photo(folder / "good2.jpg", seed=2)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     (folder / "empty.jpg").write_bytes(b"")
-    res = _run("denoise", folder, "--weights", GOLDEN_V2, "-o", tmp_path / "out", "--device", "cpu", "--json")
+    res = _run("denoise", folder, "--weights", GOLDEN_V2, "-o", tmp_path / "out", "--device", "cpu", "--json", "-")
     assert res.exit_code == 1
     assert (tmp_path / "out" / "good1.png").is_file() and (tmp_path / "out" / "good2.jpg").is_file()
     summary = json.loads(res.stdout[res.stdout.index("{"):])
@@ -89,12 +89,12 @@ def test_rerun_skips_existing_outputs_and_fail_fast(tmp_path):
     out = tmp_path / "out"
     assert _run("denoise", folder, "--weights", GOLDEN_V2, "-o", out, "-q", "--device", "cpu").exit_code == 0
     stamp = (out / "a.png").stat().st_mtime_ns
-    res = _run("denoise", folder, "--weights", GOLDEN_V2, "-o", out, "--device", "cpu", "--json")
+    res = _run("denoise", folder, "--weights", GOLDEN_V2, "-o", out, "--device", "cpu", "--json", "-")
     assert res.exit_code == 0
     assert json.loads(res.stdout[res.stdout.index("{"):])["counts"]["skipped"] == 1
     assert (out / "a.png").stat().st_mtime_ns == stamp
     # outputs inside the input tree are never picked up as inputs
-    res = _run("denoise", tmp_path, "-r", "--weights", GOLDEN_V2, "-o", out, "--device", "cpu", "--json")
+    res = _run("denoise", tmp_path, "-r", "--weights", GOLDEN_V2, "-o", out, "--device", "cpu", "--json", "-")
     names = [Path(r["input"]).name for r in json.loads(res.stdout[res.stdout.index("{"):])["results"]]
     assert names == ["a.png"]
 
@@ -152,7 +152,7 @@ def test_enhance_rejects_unknown_task(tmp_path):
 
 def test_wrong_model_for_task_is_a_one_line_error(tmp_path, dual_pixel_weights):
     res = _run("denoise", _photo(tmp_path / "a.png"), "--weights", dual_pixel_weights, "--device", "cpu")
-    assert res.exit_code == 1 and "6 input channels" in res.stderr and "Traceback" not in res.output
+    assert res.exit_code == 2 and "6 input channels" in res.stderr and "Traceback" not in res.output
 
 
 def test_deblur_pairs_in_a_folder_16bit(tmp_path, dual_pixel_weights):
@@ -163,7 +163,7 @@ def test_deblur_pairs_in_a_folder_16bit(tmp_path, dual_pixel_weights):
         for name in ("s1.png", "s2.png"):
             cv2.imwrite(str(data / side / name), (rng.random((20, 24, 3)) * 65535).astype(np.uint16))
     (data / "inputL" / "orphan.png").write_bytes((data / "inputL" / "s1.png").read_bytes())
-    res = _run("deblur", data, "--weights", dual_pixel_weights, "-o", tmp_path / "out", "--device", "cpu", "--json")
+    res = _run("deblur", data, "--weights", dual_pixel_weights, "-o", tmp_path / "out", "--device", "cpu", "--json", "-")
     assert res.exit_code == 1  # the orphan left view is reported
     assert "orphan.png" in res.stderr and "right view" in res.stderr
     for name in ("s1.png", "s2.png"):
@@ -195,7 +195,7 @@ def test_raw_file_from_shared_data(tmp_path):
 
 def test_missing_input_is_one_line(tmp_path):
     res = _run("denoise", tmp_path / "nope.png", "--weights", GOLDEN_V2)
-    assert res.exit_code == 1 and "nope.png" in res.stderr and "Traceback" not in res.output
+    assert res.exit_code == 2 and "nope.png" in res.stderr and "Traceback" not in res.output
 
 
 def test_exif_orientation_and_icc_survive_a_restore(tmp_path):

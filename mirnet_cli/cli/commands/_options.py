@@ -1,9 +1,14 @@
-"""Options shared by the restoration commands, declared once (Typer ``Annotated`` aliases)."""
+"""Options shared by the restoration commands, declared once (Typer ``Annotated`` aliases), and their checks.
+
+Every option is checked by :func:`check_options` before anything slow or remote happens (finding inputs, choosing
+or downloading a model): a bad value is one line and exit code 2.
+"""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,29 +16,48 @@ from typing import Annotated, Any
 
 import typer
 
-Paths = Annotated[list[Path], typer.Argument(help="Image files and/or folders (PNG, JPEG, TIFF, WebP, BMP, camera RAW).",
-                                             show_default=False)]
-Output = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Output folder (default: a new sibling folder such as photos_mirnet-denoise/).")]
-Suffix = Annotated[str, typer.Option(help="Appended to each output file name before the extension.")]
-Ext = Annotated[str, typer.Option(help="Output format: png, jpg, tif, webp or same (RAW → 16-bit TIFF).")]
-JpegQuality = Annotated[int, typer.Option(min=1, max=100, help="Quality for JPEG / lossy WebP outputs.")]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (auto: cuda > mps > cpu).")]
+#: The inputs. Described in each command's docstring (``PHOTO_OR_FOLDER...``): Typer's own line for an argument
+#: shows its Python type (``<list[Path]>``), which means nothing to a photographer.
+Paths = Annotated[list[Path], typer.Argument(show_default=False, metavar="PHOTO_OR_FOLDER", hidden=True)]
+Suffix = Annotated[str, typer.Option(metavar="TEXT", help="Appended to each output file name before the extension.")]
+Ext = Annotated[str, typer.Option(
+    metavar="FORMAT", help="Output format: png, jpg, tif, webp, bmp or same (RAW → 16-bit TIFF).")]
+JpegQuality = Annotated[int, typer.Option(min=1, max=100, metavar="1-100",
+                                          help="Quality for JPEG / lossy WebP outputs.")]
+Device = Annotated[str, typer.Option(
+    metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps. auto: cuda > mps > cpu; a named device that is "
+                           "missing is an error.")]
 Precision = Annotated[str, typer.Option(
-    help="auto, fp32, fp16 or bf16 (auto: fp16 on CUDA with a NaN guard, fp32 elsewhere).")]
+    metavar="PRECISION", help="auto, fp32, fp16 or bf16 (auto: fp16 on CUDA with a NaN guard, fp32 elsewhere).")]
 Tile = Annotated[str, typer.Option(
+    metavar="auto|0|PIXELS",
     help="auto (whole image when it fits in memory), 0 (never tile) or a tile size in pixels.")]
-TileOverlap = Annotated[int, typer.Option(min=0, help="Overlap between tiles, blended with a cosine window.")]
+TileOverlap = Annotated[int, typer.Option(min=0, metavar="PIXELS",
+                                          help="Overlap between tiles, blended with a cosine window.")]
 Weights = Annotated[str | None, typer.Option(
-    help="Checkpoint to use: a file or folder, a registry name, hf://owner/repo/file[@rev] or an https URL.")]
+    "--weights", "-w", metavar="SOURCE",
+    help="Checkpoint: a file or folder, a registry name, hf://owner/repo/file[@rev] or an https URL.")]
 Model = Annotated[str | None, typer.Option(
+    "--model", "-m", metavar="NAME",
     help="official, bundled, or a registry name (see `mirnet models`). Default: official when available, "
          "else the bundled compact model.")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders; mirror them in the output.")]
-Overwrite = Annotated[bool, typer.Option(help="Replace outputs that exist (default: skip them, so re-runs resume).")]
+Overwrite = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace outputs that exist (default: skip them, so re-runs resume).")]
 KeepGoing = Annotated[bool, typer.Option("--keep-going/--fail-fast", help="Go on past a bad file (default) or stop.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or notices; errors are still shown.")]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors: no progress, no per-file lines.")]
+JsonOut = Annotated[str | None, typer.Option(
+    "--json", metavar="PATH", help="Write a machine-readable summary to PATH (- for stdout).")]
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", help="Show inputs → outputs and the model that would be used; load and write nothing.")]
+Compare = Annotated[bool, typer.Option(
+    "--compare", help="Also write an input | output sheet (JPEG) per photo, in OUTPUT/mirnet-compare/.")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Process photos the task would skip (an already well-exposed photo for low light).")]
+
+#: ``--ext`` values; ``jpeg`` and ``tiff`` are accepted spellings of ``jpg`` and ``tif``.
+EXT_CHOICES = ("png", "jpg", "tif", "webp", "bmp", "same")
+_EXT_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 
 
 @dataclass(frozen=True)
@@ -54,33 +78,146 @@ class CommonOptions:
     overwrite: bool = False
     keep_going: bool = True
     quiet: bool = False
-    json_out: bool = False
+    json_out: str | None = None
+    dry_run: bool = False
+    compare: bool = False
 
 
-_COMMON: dict[str, Any] = {
-    "output": Output, "suffix": Suffix, "ext": Ext, "jpeg_quality": JpegQuality, "device": Device,
-    "precision": Precision, "tile": Tile, "tile_overlap": TileOverlap, "weights": Weights, "model": Model,
-    "recursive": Recursive, "overwrite": Overwrite, "keep_going": KeepGoing, "quiet": Quiet, "json_out": JsonOut,
-}
+def _output_option(default_name: str) -> Any:
+    return Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FOLDER",
+        help=f"Output folder. Default: {default_name}")]
 
 
-def with_common_options(fn: Callable[..., None]) -> Callable[..., None]:
+def _common(default_name: str) -> dict[str, Any]:
+    return {
+        "output": _output_option(default_name), "suffix": Suffix, "ext": Ext, "jpeg_quality": JpegQuality,
+        "device": Device, "precision": Precision, "tile": Tile, "tile_overlap": TileOverlap, "weights": Weights,
+        "model": Model, "recursive": Recursive, "overwrite": Overwrite, "keep_going": KeepGoing, "quiet": Quiet,
+        "json_out": JsonOut, "dry_run": DryRun, "compare": Compare,
+    }
+
+
+def default_output_help(label: str) -> str:
+    """``photos_mirnet-<label>/`` beside a folder, ``mirnet-<label>/`` beside a file (see default_output_dir)."""
+    return f"a new folder beside the input: photos_mirnet-{label}/ for a folder photos/, mirnet-{label}/ next to a file."
+
+
+def with_common_options(default_output: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command the shared options without repeating them in every signature.
 
     The command declares its own parameters plus ``opts: CommonOptions``; Typer sees its own parameters followed
     by the common options, and the wrapper folds those back into one :class:`CommonOptions`.
+
+    Args:
+        default_output: the end of ``--output``'s help: where this command writes when ``-o`` is not given.
     """
-    sig = inspect.signature(fn, eval_str=True)  # real annotations: Typer reads Argument/Option from them
-    own = [p for name, p in sig.parameters.items() if name != "opts"]
-    defaults = CommonOptions()
-    common = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name),
-                                annotation=annotation) for name, annotation in _COMMON.items()]
+    common_annotations = _common(default_output)
 
-    @functools.wraps(fn)
-    def command(*args: Any, **kwargs: Any) -> None:
-        opts = CommonOptions(**{name: kwargs.pop(name) for name in _COMMON if name in kwargs})
-        return fn(*args, opts=opts, **kwargs)
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        sig = inspect.signature(fn, eval_str=True)  # real annotations: Typer reads Argument/Option from them
+        own = [p for name, p in sig.parameters.items() if name != "opts"]
+        defaults = CommonOptions()
+        common = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name),
+                                    annotation=annotation) for name, annotation in common_annotations.items()]
 
-    command.__signature__ = sig.replace(parameters=own + common)  # type: ignore[attr-defined]
-    command.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "opts"}, **_COMMON}
-    return command
+        @functools.wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> None:
+            opts = CommonOptions(**{name: kwargs.pop(name) for name in common_annotations if name in kwargs})
+            return fn(*args, opts=opts, **kwargs)
+
+        command.__signature__ = sig.replace(parameters=own + common)  # type: ignore[attr-defined]
+        command.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "opts"},
+                                   **common_annotations}
+        return command
+
+    return decorate
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+
+def check_ext(ext: str) -> str:
+    """The canonical ``--ext`` value, or :class:`~mirnet_cli.errors.MirnetError` naming the choices."""
+    from ...errors import MirnetError
+
+    value = ext.strip().lower().lstrip(".")
+    value = _EXT_ALIASES.get(value, value)
+    if value not in EXT_CHOICES:
+        raise MirnetError(f"--ext {ext}: not an output format; choose {', '.join(EXT_CHOICES[:-1])} or same")
+    return value
+
+
+def check_suffix(suffix: str) -> None:
+    """A suffix must stay inside the file name (no folder separators, no control characters)."""
+    from ...errors import MirnetError
+
+    if any(sep in suffix for sep in {"/", os.sep, os.altsep or "/"}) or not suffix.isprintable():
+        raise MirnetError(f"--suffix {suffix!r}: must be plain text (no folder separators or control characters)")
+
+
+class _AnyMultiple:
+    """Stands in for an engine whose model takes any size, so that the engine's own parser checks ``--tile``."""
+
+    @staticmethod
+    def _round_tile(tile: int) -> int:
+        return tile
+
+
+def check_tile(tile: str) -> str | int:
+    """``--tile``: ``"auto"`` or a size in pixels (0 = whole image), parsed by the engine's own rules."""
+    from ...engine.inference import InferenceEngine
+
+    return InferenceEngine._parse_tile(_AnyMultiple(), tile)  # type: ignore[arg-type]
+
+
+def check_json_path(value: str | None) -> Path | None:
+    """``--json PATH``: ``None`` for stdout (``-``); a path must not be a folder and its folder must exist."""
+    from ...errors import MirnetError
+
+    if value is None or value == "-":
+        return None
+    path = Path(value)
+    if path.is_dir():
+        raise MirnetError(f"--json {value}: is a folder; give a file name (or - for stdout)")
+    if not path.parent.is_dir() and str(path.parent) not in ("", "."):
+        raise MirnetError(f"--json {value}: folder {path.parent} does not exist")
+    return path
+
+
+def check_output_dir(path: Path) -> None:
+    """The output folder is usable: not a file, and writable (it or the nearest folder above that exists)."""
+    from ...errors import MirnetError
+
+    if path.exists() and not path.is_dir():
+        raise MirnetError(f"-o {path}: is a file, not a folder")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise MirnetError(f"-o {path}: {probe} is a file, so the folder cannot be created")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise MirnetError(f"-o {path}: cannot write in {probe} (permission denied)")
+
+
+def check_engine_options(opts: CommonOptions) -> tuple[Any, Any]:
+    """Device, precision and tiling options, checked before any input is read or any model is chosen.
+
+    Returns:
+        ``(device, dtype)`` as the engine will use them (``auto`` precision assumes a model that runs in fp16).
+    """
+    from ...engine.device import resolve_device, resolve_precision
+    from ...errors import MirnetError
+
+    for option, check in (("--tile", lambda: check_tile(opts.tile)), ("--device", lambda: resolve_device(opts.device))):
+        try:
+            check()
+        except MirnetError as exc:
+            raise MirnetError(f"{option}: {exc}") from None
+    device = resolve_device(opts.device)
+    try:
+        return device, resolve_precision(opts.precision, device)
+    except MirnetError as exc:
+        raise MirnetError(f"--precision: {exc}") from None

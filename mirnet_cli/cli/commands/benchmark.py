@@ -5,7 +5,9 @@ Heavy imports (torch, numpy, the benchmark package) happen inside the function s
 
 from __future__ import annotations
 
+import json
 import sys
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,9 @@ import typer
 
 from ...architectures import ARCHITECTURES
 from ...benchmark.datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
+from ._options import Device, Precision, Quiet, Tile, TileOverlap
 from ._run import fail as _fail
+from ._run import refuse_overwriting_inputs
 
 #: The test sets, one per line, shown at the end of ``mirnet benchmark --help`` (from the dataset registry).
 EPILOG = dataset_help()
@@ -73,13 +77,16 @@ def benchmark(
         None,
         "--weights",
         "-w",
-        help="Checkpoint: registry name, local file/folder, hf://owner/repo/file or URL.",
+        metavar="SOURCE",
+        help="Checkpoint: a file or folder, a registry name, hf://owner/repo/file[@rev] or an https URL.",
     ),
     model: str | None = typer.Option(
         None,
         "--model",
         "-m",
-        help="Registry name; or an architecture (mirnet, mirnet_v2) with random weights for --speed only.",
+        metavar="NAME",
+        help="official, bundled or a registry name; or an architecture (mirnet, mirnet_v2) with random weights "
+        "for --speed only.",
     ),
     baseline: str | None = typer.Option(
         None,
@@ -95,13 +102,15 @@ def benchmark(
     names: str | None = typer.Option(
         None, "--names", help="Comma-separated input file stems to keep (e.g. held-back images)."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    precision: str = typer.Option("auto", "--precision", help="auto, fp32, fp16 or bf16."),
-    tile: str = typer.Option("auto", "--tile", help="Tile size in pixels, auto, or none (whole image)."),
-    tile_overlap: int = typer.Option(32, "--tile-overlap", help="Overlap between tiles in pixels."),
+    device: Device = "auto",
+    precision: Precision = "auto",
+    tile: Tile = "auto",
+    tile_overlap: TileOverlap = 32,
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N images."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write all results (per image) as JSON."),
-    csv_path: Path | None = typer.Option(None, "--csv", help="Write per-image metrics as CSV."),
+    json_out: str | None = typer.Option(
+        None, "--json", metavar="PATH", help="Write all results (per image) as JSON to PATH (- for stdout)."
+    ),
+    csv_path: Path | None = typer.Option(None, "--csv", metavar="PATH", help="Write per-image metrics as CSV."),
     save_images: Path | None = typer.Option(
         None,
         "--save-images",
@@ -127,7 +136,7 @@ def benchmark(
         "--reference",
         help="Also time spandrel_extra_arches' MIRNet2 with the same weights (if installed).",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the results."),
+    quiet: Quiet = False,
 ) -> None:
     """Benchmark a model: quality on a test set (--dataset) and/or speed (--speed).
 
@@ -144,14 +153,26 @@ def benchmark(
         dataset = "folder"
     if dataset is None and not speed:
         raise _fail(f"nothing to do: pass --dataset ({', '.join(DATASETS)}) and/or --speed")
+    to_stdout = json_out == "-"
+    # With --json - the JSON alone goes to stdout; the tables go to stderr.
+    table_out = (lambda text: typer.echo(text, err=True)) if to_stdout else typer.echo
+
+    try:
+        from ._options import check_engine_options, check_json_path
+
+        # Every option is checked before any data is read or any model is chosen (exit 2, one line).
+        json_path = check_json_path(json_out)
+        size_list = _parse_sizes(sizes) if speed else []
+        if baseline is None:
+            check_engine_options(SimpleNamespace(tile=tile, device=device, precision=precision))
+    except MirnetError as exc:
+        raise _fail(str(exc)) from None
 
     try:
         from ...benchmark.datasets import dataset_task, load_dataset
         from ...benchmark.report import format_quality_table, format_speed_table, write_csv, write_json
 
-        # The engine parses and checks --tile (auto, 0 or pixels), as for the restore commands.
         tile_value: Any = tile
-        size_list = _parse_sizes(sizes) if speed else []
 
         ds = None
         if dataset is not None:
@@ -164,6 +185,11 @@ def benchmark(
 
                 ds = select_names(ds, names.split(","))
             info(f"{ds.name}: {len(ds)} image(s), layout {ds.layout}")
+            files = [p for sample in ds.samples for p in (*sample.inputs, sample.target) if p is not None]
+            outputs = [json_path, csv_path, compare_image]
+            if save_images is not None:
+                outputs += [Path(save_images).expanduser() / f"{sample.name}.png" for sample in ds.samples]
+            refuse_overwriting_inputs([p for p in outputs if p is not None], files)
 
         # ----- model
         net = None
@@ -228,7 +254,7 @@ def benchmark(
                 log=info,
             )
             runs.append(result)
-            typer.echo(format_quality_table(runs))
+            table_out(format_quality_table(runs))
             if ds.protocol.notes and not quiet:
                 typer.echo(f"protocol: {ds.protocol.notes}", err=True)
             if not quiet and ds.protocol.has_targets:
@@ -258,16 +284,21 @@ def benchmark(
                 progress=not quiet and sys.stderr.isatty(),
                 log=info,
             )
-            typer.echo(format_speed_table(speed_result))
+            table_out(format_speed_table(speed_result))
 
-        if json_path is not None:
+        if json_out is not None:
             # One dataset per run, so its result is the top level ({"dataset", "model", "protocol", "images",
             # "mean", …}) that other tools read; speed figures ride along under "speed".
             payload: dict[str, Any] = dict(runs[0]) if runs else {"model": label}
             if speed_result is not None:
                 payload["speed"] = speed_result
-            write_json(payload, json_path)
-            info(f"wrote {json_path}")
+            if to_stdout:
+                from ...benchmark.report import jsonable
+
+                typer.echo(json.dumps(jsonable(payload), indent=2, allow_nan=False))
+            else:
+                write_json(payload, json_path)
+                info(f"wrote {json_path}")
         if csv_path is not None:
             if runs:
                 write_csv(runs, csv_path)

@@ -2,78 +2,89 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._options import CommonOptions, with_common_options
-from ._run import fail, finish, load_for_task
+from ._run import Planned, RestoreRun, refuse_overwriting_inputs
 
 
-@with_common_options
+@with_common_options("a new folder beside the input: dpdd_mirnet-deblur/ for a folder dpdd/, mirnet-deblur/ "
+                     "next to --left.")
 def deblur(
-    folders: Annotated[list[Path] | None, typer.Argument(
-        help="Folders holding view pairs: DPDD layout inputL/ + inputR/, or *_L.* / *_R.* files.",
-        show_default=False)] = None,
-    left: Annotated[Path | None, typer.Option(help="Left dual-pixel view (with --right).")] = None,
-    right: Annotated[Path | None, typer.Option(help="Right dual-pixel view (with --left).")] = None,
+    folders: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="FOLDER", hidden=True)] = None,
+    left: Annotated[Path | None, typer.Option(metavar="FILE", help="Left dual-pixel view (with --right).")] = None,
+    right: Annotated[Path | None, typer.Option(metavar="FILE", help="Right dual-pixel view (with --left).")] = None,
     *,
     opts: CommonOptions,
 ) -> None:
     """Remove defocus blur using the two dual-pixel views of a photo (MIRNet-v2 DPDD model).
 
+    FOLDER...: folders holding view pairs: the DPDD layout inputL/ + inputR/, or *_L.* / *_R.* files. No output
+    may be one of the views (such a run is refused before anything is written).
+
     The network takes the left and right views stacked, left first. 16-bit views give a 16-bit result.
 
-    Example: mirnet deblur --left scene_L.png --right scene_R.png    ·    mirnet deblur dpdd_test/
+    Examples:
+
+    \b
+      mirnet deblur --left scene_L.png --right scene_R.png
+      mirnet deblur dpdd_test/ -o sharp/
     """
-    from ...errors import MirnetError
-    from ...io.discovery import DualPixelPair, default_output_dir, find_dual_pixel_pairs, output_path_for_pair
-    from ...io.formats import output_extension
-    from ...restore.batch import Reporter, Summary, run_pairs
     from ...restore.tasks import task_for
 
-    start = time.perf_counter()
-    spec = task_for("deblur")
-    summary = Summary()
-    try:
-        pairs: list[DualPixelPair] = []
-        problems: list[tuple[Path, str]] = []
-        if (left is None) != (right is None):
-            raise MirnetError("--left and --right go together")
-        if left is not None and right is not None:
-            for view in (left, right):
-                if not view.is_file():
-                    raise MirnetError(f"{view}: no such file")
-            name = left.stem[:-2] if left.stem.lower().endswith("_l") else left.stem
-            pairs.append(DualPixelPair(name=name, left=left, right=right))
-        if not folders and left is None:
-            raise MirnetError("give --left L --right R, or a folder of view pairs")
-        first = left if left is not None else folders[0]
-        out_dir = opts.output if opts.output is not None else default_output_dir(first, spec.label)
-        for folder in folders or []:
-            found, issues = find_dual_pixel_pairs(folder, recursive=opts.recursive, exclude_dirs=[out_dir])
-            pairs += found
-            problems += issues
-        plan = []
-        for pair in pairs:
-            out = output_path_for_pair(pair, out_dir, opts.suffix, output_extension(pair.left, opts.ext, None))
-            plan.append((pair.left, pair.right, out))
-        choice, net, engine = load_for_task(spec, opts)
-    except MirnetError as exc:
-        raise fail(str(exc)) from None
-    from ...restore.batch import ItemResult
+    RestoreRun([task_for("deblur")], opts).run(lambda run: plan_pairs(run, folders or [], left, right))
 
-    reporter = Reporter(len(plan), quiet=opts.quiet, desc="pairs")
-    for path, reason in problems:
-        summary.results.append(ItemResult(str(path), "failed", None, f"{path}: {reason}"))
-        reporter.problem(f"error: {path}: {reason}")
-    summary.model = choice.registry_name or str(choice.source)
-    summary.device, summary.precision = str(engine.device), str(engine.dtype).replace("torch.", "")
-    if not plan and not problems:
-        raise fail("no left/right view pairs found")
-    run_pairs(engine, plan, overwrite=opts.overwrite, fail_fast=not opts.keep_going,
-              jpeg_quality=opts.jpeg_quality, summary=summary, reporter=reporter)
-    summary.seconds = time.perf_counter() - start
-    finish(summary, json_out=opts.json_out, quiet=opts.quiet)
+
+def plan_pairs(run: RestoreRun, folders: list[Path], left: Path | None, right: Path | None) -> Planned:
+    """View pairs → jobs; no output may be any view of any pair (nor two pairs share an output)."""
+    from ...errors import MirnetError
+    from ...io.discovery import DualPixelPair, find_dual_pixel_pairs, output_path_for_pair
+    from ...io.formats import output_extension
+    from ...restore.batch import Job
+
+    opts = run.opts
+    pairs: list[DualPixelPair] = []
+    if (left is None) != (right is None):
+        raise MirnetError("--left and --right go together")
+    if left is not None and right is not None:
+        for view in (left, right):
+            if not view.is_file():
+                raise MirnetError(f"{view}: no such file")
+        name = left.stem[:-2] if left.stem.lower().endswith("_l") else left.stem
+        pairs.append(DualPixelPair(name=name, left=left, right=right))
+    if not folders and left is None:
+        raise MirnetError("give --left L --right R, or a folder of view pairs")
+    plan = Planned(run.output_dir(left if left is not None else folders[0]))
+    run.progress.phase("finding view pairs")
+    for folder in folders:
+        found, issues = find_dual_pixel_pairs(folder, recursive=opts.recursive, exclude_dirs=[plan.out_dir])
+        pairs += found
+        plan.problems += issues
+    if not pairs and not plan.problems:
+        raise MirnetError("no left/right view pairs found")
+    outputs = [output_path_for_pair(p, plan.out_dir, opts.suffix, output_extension(p.left, run.ext, None))
+               for p in pairs]
+    check_pair_outputs(pairs, outputs)
+    for pair, out in zip(pairs, outputs, strict=True):
+        plan.jobs.append(Job((pair.left, pair.right), out, str(pair.left), compare=run.compare_path(plan.out_dir, out)))
+    run.check_reports_are_not_inputs([v for p in pairs for v in (p.left, p.right)])
+    return plan
+
+
+def check_pair_outputs(pairs, outputs: list[Path]) -> None:
+    """Refuse an output that is any view of any pair (left or right), or that two pairs would share."""
+    import os
+
+    from ...errors import MirnetError
+
+    refuse_overwriting_inputs(outputs, [v for p in pairs for v in (p.left, p.right)])
+    owners: dict[str, Path] = {}
+    for pair, out in zip(pairs, outputs, strict=True):
+        k = os.path.normcase(str(out.absolute()))
+        if k in owners:
+            raise MirnetError(f"{out}: the pairs of {owners[k]} and {pair.left} would both be written here; "
+                              "process them separately or use --suffix")
+        owners[k] = pair.left
