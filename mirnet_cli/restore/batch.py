@@ -228,7 +228,7 @@ class BatchRunner:
             return False
         seconds = time.perf_counter() - start
         self.summary.results.append(ItemResult(job.label, "done", str(job.output), None, seconds))
-        self.progress.line(f"done {job.label}  {size}  {seconds:.1f} s  -> {job.output}")
+        self.progress.line(f"ok {job.label}  {size}  {seconds:.1f} s  -> {job.output}")
         return True
 
     # ------------------------------------------------------------------ one job
@@ -280,7 +280,10 @@ class BatchRunner:
         if job.compare is not None:
             from .compare import write_compare_sheet
 
-            write_compare_sheet(job.compare, before, pixels, icc_profile=image.icc_profile)
+            try:
+                write_compare_sheet(job.compare, before, pixels, icc_profile=image.icc_profile)
+            except Exception as exc:  # noqa: BLE001 - the output is written; a missing sheet is only a warning
+                self.progress.error(f"warning: {job.label}: no before/after sheet: {_error_reason(job.label, exc)}")
         out_size = _size_text(pixels.shape)
         return in_size if out_size == in_size else f"{in_size} -> {out_size}"
 

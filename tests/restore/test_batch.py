@@ -62,7 +62,7 @@ def test_progress_within_the_image_comes_from_the_engine(tmp_path):
         [_job(_photo(tmp_path / "a.png"), tmp_path / "out")])
     assert summary.count("done") == 1
     assert progress.fractions[:5] == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert "done " in progress.stream.getvalue() and "24x16" in progress.stream.getvalue()
+    assert "ok " in progress.stream.getvalue() and "24x16" in progress.stream.getvalue()
 
 
 def test_memory_error_and_unexpected_errors_fail_one_file_and_the_batch_goes_on(tmp_path):
@@ -146,3 +146,14 @@ def test_work_units_weights_pixels_and_costs():
     steps = [Step(TaskSpec("a", "a"), None, cost=2.0)]
     assert work_units(1000, steps) == 2000
     assert work_units(1000, steps + [Step(TaskSpec("b", "b", scale=3), None, cost=1.0)]) == 2000 + 9000
+
+
+def test_compare_sheet_is_labelled_and_keeps_the_panels():
+    from mirnet_cli.restore.compare import GAP, compare_sheet
+
+    before = np.zeros((200, 300, 3), np.float32)
+    after = np.ones((200, 300, 3), np.float32)
+    sheet = compare_sheet(before, after)
+    assert sheet.dtype == np.uint8 and sheet.shape == (200, 600 + GAP, 3)
+    assert sheet[150:, :300].max() == 0 and sheet[150:, 300 + GAP:].min() == 255  # panels away from the labels
+    assert sheet[:20, :60].max() == 255  # white caption on the black input

@@ -41,8 +41,8 @@ def test_off_a_terminal_only_permanent_lines():
         progress.start_batch(100, 1)
         progress.start_item(1, "a.png", 100)
         progress.update(0.5)
-        progress.line("done a.png  40x28  0.1 s  -> out/a.png")
-    assert out.getvalue() == "done a.png  40x28  0.1 s  -> out/a.png\n"
+        progress.line("ok a.png  40x28  0.1 s  -> out/a.png")
+    assert out.getvalue() == "ok a.png  40x28  0.1 s  -> out/a.png\n"
 
 
 def test_quiet_keeps_only_errors():
@@ -69,11 +69,11 @@ def test_live_line_refreshes_elapsed_time_without_any_callback():
             while f"mirnet 0:0{seconds}" not in out.getvalue() and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert f"mirnet 0:0{seconds} | big.dng" in out.getvalue()
-        progress.line("done big.dng  6000x4000  3.0 s  -> out/big.tif")
+        progress.line("ok big.dng  6000x4000  3.0 s  -> out/big.tif")
     text = out.getvalue()
     assert "\r\x1b[2K" in text
     # the permanent line stands on its own line, and the status line is erased at the end
-    assert "\r\x1b[2Kdone big.dng  6000x4000  3.0 s  -> out/big.tif\n" in text
+    assert "\r\x1b[2Kok big.dng  6000x4000  3.0 s  -> out/big.tif\n" in text
     assert text.endswith("\r\x1b[2K")
 
 
