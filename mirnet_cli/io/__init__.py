@@ -20,6 +20,7 @@ _EXPORTS = {
     "atomic_write_bytes": "atomic",
     "AtomicWriteError": "atomic",
     "is_temp_file": "atomic",
+    "clean_stale_temp_files": "atomic",
     "max_pixels_limit": "images",
     "read_raw": "raw",
     "IMAGE_EXTENSIONS": "formats",
@@ -38,6 +39,10 @@ _EXPORTS = {
     "output_path_for_pair": "discovery",
     "ensure_not_input": "discovery",
     "plan_outputs": "discovery",
+    "scan_inputs": "discovery",
+    "scan_dual_pixel_pairs": "discovery",
+    "split_own_outputs": "discovery",
+    "mark_output_dir": "discovery",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -4,24 +4,31 @@ Rules that keep runs safe and repeatable:
 
 * results are sorted (by relative path, roots in the order given), so runs are deterministic;
 * hidden files and folders (name starting with ``.``) and our own temporary files are skipped in folders;
-* files inside ``exclude_dirs`` (the output folder) are skipped, so re-runs never eat their own outputs;
+* files inside ``exclude_dirs`` (the output folder) are skipped, and so are folders that mirnet created for its
+  outputs (they hold an :data:`~mirnet_cli.io.formats.OUTPUT_MARKER` file), so re-runs never eat their own outputs;
+* with ``-o`` pointing into the input folder, inputs that are this command's own outputs are set aside
+  (:func:`split_own_outputs`) instead of being processed again;
+* images in formats we do not read (``.gif``, ``.avif``, …) are reported as skipped, never silently ignored;
 * an output path can never be an input path (:func:`ensure_not_input`), and two inputs can never share an
   output (:func:`plan_outputs`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mirnet_cli.errors import MirnetError
 from mirnet_cli.io.formats import (
     IMAGE_EXTENSIONS,
+    OUTPUT_MARKER,
     RAW_EXTENSIONS,
     TEMP_SUFFIX,
+    UNSUPPORTED_IMAGE_EXTENSIONS,
     is_image_path,
     output_extension,
 )
@@ -30,14 +37,22 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "RAW_EXTENSIONS",
     "DualPixelPair",
+    "DualPixelScan",
     "InputItem",
+    "Scan",
     "default_output_dir",
     "ensure_not_input",
     "find_dual_pixel_pairs",
     "find_inputs",
+    "is_output_dir",
+    "mark_output_dir",
     "output_path_for",
     "output_path_for_pair",
     "plan_outputs",
+    "scan_dual_pixel_pairs",
+    "scan_inputs",
+    "split_own_outputs",
+    "unsupported_reason",
 ]
 
 
@@ -93,24 +108,110 @@ def _active_excludes(root: Path, exclude_dirs: Iterable[Path]) -> list[Path]:
     return [ex for ex in (_resolve(Path(e)) for e in exclude_dirs) if not _is_within(root_r, ex)]
 
 
-def _walk_images(root: Path, recursive: bool, excludes: Sequence[Path]) -> list[Path]:
-    """Image files under ``root`` (direct children unless ``recursive``), hidden/temp/excluded skipped."""
+@dataclass
+class Scan:
+    """What a search of the inputs found.
+
+    Attributes:
+        items: the images to process (see :func:`find_inputs`).
+        unsupported: images in formats we do not read (``.gif``, ``.avif``, …), found in folders.
+        output_dirs: folders not descended into because mirnet wrote them (they hold :data:`OUTPUT_MARKER`).
+    """
+
+    items: list[InputItem] = field(default_factory=list)
+    unsupported: list[Path] = field(default_factory=list)
+    output_dirs: list[Path] = field(default_factory=list)
+
+
+def is_output_dir(folder: Path) -> bool:
+    """True for a folder that mirnet created for its outputs (it holds :data:`OUTPUT_MARKER`)."""
+    return (folder / OUTPUT_MARKER).is_file()
+
+
+def mark_output_dir(folder: str | Path, command: str) -> bool:
+    """Create ``folder`` for outputs and mark it as mirnet's, so that discovery never descends into it.
+
+    Only a folder that does not exist yet is marked: marking a folder of the user's (``-o ~/Pictures``) would
+    hide its photos from later runs. Returns True when the folder was created (and marked).
+    """
+    folder = Path(folder)
+    if folder.exists():
+        return False
+    folder.mkdir(parents=True)
+    info = {"written_by": "mirnet", "command": command,
+            "note": "mirnet does not look for inputs in this folder when searching sub-folders; delete this file "
+                    "to let it"}
+    try:
+        (folder / OUTPUT_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    except OSError:
+        pass  # the folder is still usable; only the re-run protection is lost
+    return True
+
+
+def unsupported_reason(path: str | Path) -> str:
+    """Why an image file is skipped: its format is not one we read."""
+    supported = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS - RAW_EXTENSIONS))
+    return f"unsupported format {Path(path).suffix.lower()} (images: {supported}; or a camera RAW file)"
+
+
+def _is_unsupported_image(name: str) -> bool:
+    return Path(name).suffix.lower() in UNSUPPORTED_IMAGE_EXTENSIONS
+
+
+def _walk_images(root: Path, recursive: bool, excludes: Sequence[Path], scan: Scan) -> list[Path]:
+    """Image files under ``root`` (direct children unless ``recursive``), hidden/temp/excluded/mirnet's skipped."""
     found: list[Path] = []
     for current, dirs, files in os.walk(root, followlinks=False):
         here = Path(current)
         if recursive:
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if not _skipped_name(d) and not any(_is_within(_resolve(here / d), ex) for ex in excludes)
-            )
+            kept = []
+            for d in sorted(dirs):
+                if _skipped_name(d) or any(_is_within(_resolve(here / d), ex) for ex in excludes):
+                    continue
+                if is_output_dir(here / d):
+                    scan.output_dirs.append(here / d)
+                    continue
+                kept.append(d)
+            dirs[:] = kept
         else:
             dirs[:] = []
         for name in files:
-            if _skipped_name(name) or not is_image_path(name):
+            if _skipped_name(name):
                 continue
-            found.append(here / name)
+            if is_image_path(name):
+                found.append(here / name)
+            elif _is_unsupported_image(name):
+                scan.unsupported.append(here / name)
     return found
+
+
+def scan_inputs(
+    paths: Sequence[str | Path], recursive: bool = False, exclude_dirs: Sequence[str | Path] = ()
+) -> Scan:
+    """:func:`find_inputs`, also telling which unsupported images and mirnet output folders were passed over."""
+    scan = Scan()
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            excludes = _active_excludes(path, [Path(e) for e in exclude_dirs])
+            files = _walk_images(path, recursive, excludes, scan)
+            found = sorted(((f, f.relative_to(path)) for f in files), key=lambda pair: pair[1].as_posix())
+        elif path.is_file():
+            if not is_image_path(path):
+                raise MirnetError(f"{path}: {unsupported_reason(path).replace('format', 'file type', 1)}")
+            found = [(path, Path(path.name))]
+        elif path.exists():
+            raise MirnetError(f"{path}: not a regular file or folder")
+        else:
+            raise MirnetError(f"{path}: no such file or folder")
+        for file, rel in found:
+            key = _resolve(file)
+            if key not in seen:
+                seen.add(key)
+                scan.items.append(InputItem(path=file, rel=rel))
+    scan.unsupported.sort()
+    return scan
 
 
 def find_inputs(
@@ -121,44 +222,20 @@ def find_inputs(
     Args:
         paths: files and/or folders. A file is taken as given (even if hidden) but must have an image or
             RAW extension; a folder contributes the image files directly inside it (all levels with
-            ``recursive``), skipping hidden entries and temporary files.
+            ``recursive``), skipping hidden entries, temporary files and folders mirnet wrote.
         recursive: descend into sub-folders; ``rel`` keeps the sub-folder so outputs mirror the tree.
         exclude_dirs: folders whose contents are never inputs (the output folder). Ignored for a root that
             lies inside one of them.
 
     Returns:
         Items in a deterministic order (roots as given, each sorted by relative POSIX path), without
-        duplicates (the same file reached twice is kept once).
+        duplicates (the same file reached twice is kept once). :func:`scan_inputs` also returns what was
+        passed over.
 
     Raises:
         MirnetError: a path does not exist, or a file given directly is not a supported image type.
     """
-    items: list[InputItem] = []
-    seen: set[Path] = set()
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            excludes = _active_excludes(path, [Path(e) for e in exclude_dirs])
-            files = _walk_images(path, recursive, excludes)
-            found = sorted(((f, f.relative_to(path)) for f in files), key=lambda pair: pair[1].as_posix())
-        elif path.is_file():
-            if not is_image_path(path):
-                supported = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS - RAW_EXTENSIONS))
-                raise MirnetError(
-                    f"{path}: unsupported file type '{path.suffix or '(none)'}' "
-                    f"(images: {supported}; or a camera RAW file)"
-                )
-            found = [(path, Path(path.name))]
-        elif path.exists():
-            raise MirnetError(f"{path}: not a regular file or folder")
-        else:
-            raise MirnetError(f"{path}: no such file or folder")
-        for file, rel in found:
-            key = _resolve(file)
-            if key not in seen:
-                seen.add(key)
-                items.append(InputItem(path=file, rel=rel))
-    return items
+    return scan_inputs(paths, recursive, exclude_dirs).items
 
 
 def default_output_dir(first_input: str | Path, task: str) -> Path:
@@ -206,6 +283,55 @@ def ensure_not_input(out_path: str | Path, in_path: str | Path) -> None:
         )
 
 
+def _key(path: Path) -> str:
+    return os.path.normcase(str(_resolve(path)))
+
+
+def _planned_paths(
+    items: Sequence[InputItem], output_dir: str | Path, suffix: str, ext_option: str, bit_depth: int | None
+) -> list[Path]:
+    """Each item's output path; inputs that differ only by extension get it appended to the stem."""
+    planned = [
+        output_path_for(item, output_dir, suffix, output_extension(item.path, ext_option, bit_depth))
+        for item in items
+    ]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, out in enumerate(planned):
+        groups[_key(out)].append(index)
+    for indices in groups.values():
+        if len(indices) > 1:
+            for index in indices:
+                item, out = items[index], planned[index]
+                tag = item.path.suffix.lower().lstrip(".")
+                planned[index] = out.with_name(f"{item.rel.stem}_{tag}{suffix}{out.suffix}")
+    return planned
+
+
+def split_own_outputs(
+    items: Sequence[InputItem],
+    output_dir: str | Path,
+    suffix: str,
+    ext_option: str = "same",
+    bit_depth: int | None = None,
+) -> tuple[list[InputItem], list[InputItem]]:
+    """``(inputs, own_outputs)``: set aside the inputs that are outputs this command makes from other inputs.
+
+    With ``-o`` pointing at the input folder and a ``--suffix``, a re-run finds the earlier results
+    (``a_dn.png`` beside ``a.png``) among its inputs. Such a file is the planned output of another input, so it is
+    not processed again (nor does it abort the run as "output would overwrite its input"); repeated re-runs
+    never pile up ``a_dn_dn.png``. An input whose *own* output is itself is kept, and :func:`plan_outputs`
+    refuses it.
+    """
+    planned = _planned_paths(items, output_dir, suffix, ext_option, bit_depth)
+    producer = {_key(out): index for index, out in enumerate(planned)}
+    kept: list[InputItem] = []
+    own: list[InputItem] = []
+    for index, item in enumerate(items):
+        maker = producer.get(_key(item.path))
+        (own if maker is not None and maker != index else kept).append(item)
+    return kept, own
+
+
 def plan_outputs(
     items: Sequence[InputItem],
     output_dir: str | Path,
@@ -223,20 +349,7 @@ def plan_outputs(
         MirnetError: an output would overwrite an input (any input, not only its own), or two inputs
             would still write the same file (e.g. ``a/x.png`` and ``b/x.png`` given as separate folders).
     """
-    planned = [
-        output_path_for(item, output_dir, suffix, output_extension(item.path, ext_option, bit_depth))
-        for item in items
-    ]
-    groups: dict[str, list[int]] = defaultdict(list)
-    for index, out in enumerate(planned):
-        groups[os.path.normcase(str(_resolve(out)))].append(index)
-    for indices in groups.values():
-        if len(indices) > 1:
-            for index in indices:
-                item, out = items[index], planned[index]
-                tag = item.path.suffix.lower().lstrip(".")
-                planned[index] = out.with_name(f"{item.rel.stem}_{tag}{suffix}{out.suffix}")
-
+    planned = _planned_paths(items, output_dir, suffix, ext_option, bit_depth)
     owners: dict[str, InputItem] = {}
     inputs = {_resolve(item.path): item for item in items}
     for item, out in zip(items, planned, strict=True):
@@ -321,6 +434,16 @@ def _pair_suffixed(folder: Path, rel_prefix: str) -> tuple[list[DualPixelPair], 
     return pairs, problems
 
 
+@dataclass
+class DualPixelScan:
+    """What :func:`scan_dual_pixel_pairs` found: pairs, problems (failures), and what was passed over."""
+
+    pairs: list[DualPixelPair] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+    unsupported: list[Path] = field(default_factory=list)
+    output_dirs: list[Path] = field(default_factory=list)
+
+
 def find_dual_pixel_pairs(
     folder: str | Path, recursive: bool = False, exclude_dirs: Sequence[str | Path] = ()
 ) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
@@ -332,14 +455,25 @@ def find_dual_pixel_pairs(
       ``target/`` are ignored);
     * suffixed names: ``<scene>_L.<ext>`` and ``<scene>_R.<ext>`` in the same folder (``_l``/``_r`` too).
 
+    Folders mirnet wrote (:data:`OUTPUT_MARKER`) are not descended into.
+
     Returns:
         ``(pairs, problems)``: pairs sorted by name; ``problems`` lists ``(path, reason)`` for views
         without a partner (``"left view without its right view (expected ...)"``), ambiguous views, and other
-        images that are not views, so that nothing is skipped silently.
+        images that are not views, so that nothing is skipped silently. :func:`scan_dual_pixel_pairs` also
+        returns the unsupported images and mirnet folders passed over.
 
     Raises:
         MirnetError: ``folder`` does not exist or is not a folder.
     """
+    scan = scan_dual_pixel_pairs(folder, recursive, exclude_dirs)
+    return scan.pairs, scan.problems
+
+
+def scan_dual_pixel_pairs(
+    folder: str | Path, recursive: bool = False, exclude_dirs: Sequence[str | Path] = ()
+) -> DualPixelScan:
+    """:func:`find_dual_pixel_pairs` with what was passed over (unsupported images, mirnet output folders)."""
     root = Path(folder)
     if not root.exists():
         raise MirnetError(f"{root}: no such folder")
@@ -348,9 +482,9 @@ def find_dual_pixel_pairs(
             f"{root}: dual-pixel input must be a folder (with inputL/ + inputR/, or *_L/*_R files)"
         )
     excludes = _active_excludes(root, [Path(e) for e in exclude_dirs])
+    scan = DualPixelScan()
     pairs: list[DualPixelPair] = []
-    problems: list[tuple[Path, str]] = []
-    for current, dirs, _files in os.walk(root, followlinks=False):
+    for current, dirs, files in os.walk(root, followlinks=False):
         here = Path(current)
         rel = here.relative_to(root)
         prefix = "" if rel == Path(".") else rel.as_posix() + "/"
@@ -361,18 +495,36 @@ def find_dual_pixel_pairs(
         if is_dpdd:
             found, issues = _pair_dpdd(here, prefix)
             pairs += found
-            problems += issues
+            scan.problems += issues
+            for side in (_DPDD_LEFT, _DPDD_RIGHT):
+                scan.unsupported += _unsupported_in(here / side)
         found, issues = _pair_suffixed(here, prefix)
         pairs += found
-        problems += issues
+        scan.problems += issues
+        scan.unsupported += [here / f for f in sorted(files) if not _skipped_name(f) and _is_unsupported_image(f)]
         skip = {_DPDD_LEFT, _DPDD_RIGHT} | (_DPDD_OTHER if is_dpdd else set())
-        dirs[:] = sorted(d for d in dirs if d not in skip and not _skipped_name(d)) if recursive else []
+        kept = []
+        for d in sorted(dirs) if recursive else []:
+            if d in skip or _skipped_name(d):
+                continue
+            if is_output_dir(here / d):
+                scan.output_dirs.append(here / d)
+                continue
+            kept.append(d)
+        dirs[:] = kept
     names: dict[str, DualPixelPair] = {}
-    unique: list[DualPixelPair] = []
     for pair in sorted(pairs, key=lambda p: p.name):
         if pair.name in names:
-            problems.append((pair.left, f"scene '{pair.name}' found twice (also {names[pair.name].left})"))
+            scan.problems.append((pair.left, f"scene '{pair.name}' found twice (also {names[pair.name].left})"))
             continue
         names[pair.name] = pair
-        unique.append(pair)
-    return unique, problems
+        scan.pairs.append(pair)
+    return scan
+
+
+def _unsupported_in(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if p.is_file() and not _skipped_name(p.name) and _is_unsupported_image(p.name)]

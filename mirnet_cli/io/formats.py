@@ -21,6 +21,18 @@ RASTER_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", 
 #: Every extension picked up by input discovery (compare with ``suffix.lower()``).
 IMAGE_EXTENSIONS: frozenset[str] = RASTER_EXTENSIONS | RAW_EXTENSIONS
 
+#: Image formats we do not read: found in a folder they are counted as skipped, with the reason, not ignored.
+UNSUPPORTED_IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".gif", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".j2k", ".ico", ".psd", ".svg", ".exr", ".hdr",
+        ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".dds", ".apng",
+    }
+)  # fmt: skip
+
+#: A folder holding this file was written by mirnet: discovery never descends into it (re-runs with
+#: ``--recursive`` must not process the tool's own outputs).
+OUTPUT_MARKER = ".mirnet-output"
+
 #: Pillow-style format name for each writable extension.
 FORMAT_BY_EXT: dict[str, str] = {
     ".png": "PNG",

@@ -247,3 +247,63 @@ def test_sixteen_bit_views_stay_16_bit_through_the_batch_runner(tmp_path, dual_p
     assert res.exit_code == 0, res.output
     assert cv2.imread(str(tmp_path / "o" / "s.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
     shutil.rmtree(tmp_path / "o")
+
+
+# ----------------------------------------------------------------------------------------------- own outputs
+
+
+def test_recursive_run_never_reprocesses_the_tools_own_outputs(tmp_path):
+    tiny = tmp_path / "tiny"
+    _photo(tiny / "t.png", size=(24, 16))
+    assert _run("denoise", tiny / "t.png", "--weights", GOLDEN_V2, "--device", "cpu", "-q").exit_code == 0
+    assert (tiny / "mirnet-denoise" / "t.png").is_file()
+    res = _run("denoise", tiny, "-r", "--weights", GOLDEN_V2, "--device", "cpu", "--json", "-")
+    assert res.exit_code == 0, res.output
+    inputs = [Path(r["input"]) for r in json.loads(res.stdout)["results"]]
+    assert inputs == [tiny / "t.png"]
+    assert "not searching" in res.stderr and "mirnet-denoise" in res.stderr
+
+
+def test_rerun_into_the_input_folder_with_a_suffix_skips_earlier_outputs(tmp_path):
+    folder = tmp_path / "photos"
+    _photo(folder / "a.png", size=(24, 16))
+    _photo(folder / "b.png", size=(24, 16), seed=1)
+    args = ("denoise", folder, "-o", folder, "--suffix", "_dn", "--weights", GOLDEN_V2, "--device", "cpu")
+    assert _run(*args, "-q").exit_code == 0
+    res = _run(*args)
+    assert res.exit_code == 0, res.output  # it used to abort: "output would overwrite its input"
+    assert "done 0, skipped 4 (2 earlier output of this command, 2 output exists; --overwrite to redo)" in res.stderr
+    res = _run(*args, "--overwrite", "--json", "-")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["counts"] == {"done": 2, "skipped": 2, "failed": 0}
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_dn.png", "b.png", "b_dn.png"]
+
+
+def test_unsupported_images_in_a_folder_are_counted_as_skipped(tmp_path):
+    folder = tmp_path / "mixed"
+    _photo(folder / "a.png", size=(24, 16))
+    PILImage.new("RGB", (8, 8)).save(folder / "anim.gif")
+    (folder / "new.avif").write_bytes(b"\x00\x00\x00\x1cftypavif")
+    res = _run("denoise", folder, "--weights", GOLDEN_V2, "--device", "cpu", "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert f"skipped {folder / 'anim.gif'}: unsupported format .gif" in res.stderr
+    assert "done 1, skipped 2 (1 unsupported format .gif, 1 unsupported format .avif), failed 0" in res.stderr
+    only = tmp_path / "gifs"
+    only.mkdir()
+    PILImage.new("RGB", (8, 8)).save(only / "x.gif")
+    res = _run("denoise", only, "--weights", GOLDEN_V2)
+    assert res.exit_code == 2 and "1 in unsupported formats: .gif" in res.stderr
+
+
+def test_orphaned_temp_files_of_a_killed_run_are_removed_at_start(tmp_path):
+    from mirnet_cli.io.formats import TEMP_SUFFIX
+
+    out = tmp_path / "out"
+    out.mkdir()
+    orphan = out / f".a.png.999999999-x1y2{TEMP_SUFFIX}"
+    orphan.write_bytes(b"half a PNG")
+    os.utime(orphan, (1, 1))
+    res = _run("denoise", _photo(tmp_path / "a.png"), "--weights", GOLDEN_V2, "--device", "cpu", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert not orphan.exists() and "removed 1 unfinished file" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]

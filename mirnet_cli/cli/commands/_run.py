@@ -72,6 +72,19 @@ class Planned:
     jobs: list = field(default_factory=list)  # restore.batch.Job
     problems: list[tuple[Path, str]] = field(default_factory=list)  # inputs that fail before any work
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # inputs skipped before any work, with why
+    own_outputs: list[Path] = field(default_factory=list)  # earlier results of this command among the inputs
+
+    def note_passed_over(self, scan, progress: Progress) -> None:
+        """Record a scan's unsupported images (skipped, per file) and tell which mirnet folders were not searched."""
+        from ...io.discovery import unsupported_reason
+
+        self.skipped += [(path, unsupported_reason(path)) for path in scan.unsupported]
+        for folder in scan.output_dirs:
+            progress.line(f"note: not searching {folder}: mirnet wrote it (delete its .mirnet-output file to "
+                          "include it)")
+
+#: Why an earlier result of the same command is not processed again.
+OWN_OUTPUT = "earlier output of this command (not processed again)"
 
 
 class RestoreRun:
@@ -131,17 +144,23 @@ class RestoreRun:
     def plan_images(self, paths: Sequence[Path]) -> Planned:
         """Inputs → jobs (one image each)."""
         from ...errors import MirnetError
-        from ...io.discovery import find_inputs, plan_outputs
+        from ...io.discovery import plan_outputs, scan_inputs, split_own_outputs
         from ...restore.batch import Job
 
         if not paths:
             raise MirnetError("no input given")
         plan = Planned(self.output_dir(paths[0]))
         self.progress.phase("finding photos")
-        items = find_inputs(paths, recursive=self.opts.recursive, exclude_dirs=[plan.out_dir])
-        if not items:
+        scan = scan_inputs(paths, recursive=self.opts.recursive, exclude_dirs=[plan.out_dir])
+        if not scan.items:
+            unsupported = sorted({p.suffix.lower() for p in scan.unsupported})
             raise MirnetError(f"no images found in {', '.join(map(str, paths))}"
+                              + (f" ({len(scan.unsupported)} in unsupported formats: {', '.join(unsupported)})"
+                                 if unsupported else "")
                               + ("" if self.opts.recursive else " (use --recursive for sub-folders)"))
+        plan.note_passed_over(scan, self.progress)
+        items, own = split_own_outputs(scan.items, plan.out_dir, self.opts.suffix, self.ext)
+        plan.own_outputs = [item.path for item in own]
         for item, out in plan_outputs(items, plan.out_dir, self.opts.suffix, self.ext):
             plan.jobs.append(Job((item.path,), out, str(item.path), compare=self.compare_path(plan.out_dir, out)))
         self.check_reports_are_not_inputs([p for job in plan.jobs for p in job.inputs])
@@ -204,6 +223,7 @@ class RestoreRun:
             rows.append({"input": [str(p) for p in job.inputs], "output": str(job.output),
                          "compare": str(job.compare) if job.compare else None, "skip": skip})
         rows += [{"input": [str(p)], "output": None, "compare": None, "skip": why} for p, why in plan.skipped]
+        rows += [{"input": [str(p)], "output": None, "compare": None, "skip": OWN_OUTPUT} for p in plan.own_outputs]
         rows += [{"input": [str(p)], "output": None, "compare": None, "error": why} for p, why in plan.problems]
         models = [{"task": spec.key, "model": c.registry_name or str(c.source), "note": c.notice}
                   for spec, c in zip(self.steps, choices, strict=True)]
@@ -233,16 +253,12 @@ class RestoreRun:
 
     def execute(self, plan: Planned, steps: Sequence[Any]):
         """Run the batch; returns the Summary."""
-        from ...restore.batch import BatchRunner, ItemResult, Summary
+        from ...restore.batch import BatchRunner, Summary
 
         summary = Summary(model=" + ".join(s.model for s in steps), device=str(self.device),
                           precision=str(steps[0].engine.dtype).replace("torch.", ""))
-        for path, reason in plan.problems:
-            summary.results.append(ItemResult(str(path), "failed", None, f"{path}: {reason}"))
-            self.progress.error(f"error: {path}: {reason}")
-        for path, reason in plan.skipped:
-            summary.results.append(ItemResult(str(path), "skipped", None, reason))
-            self.progress.line(f"skipped {path}: {reason}")
+        self.record_before_work(summary, plan)
+        self.prepare_output_folders(plan)
         self.progress.line(f"{len(plan.jobs)} {'pair(s)' if steps[0].spec.dual_pixel else 'image(s)'} -> "
                            f"{plan.out_dir}  [model {summary.model}, {summary.device}, {summary.precision}]")
         runner = BatchRunner(steps, progress=self.progress, summary=summary, overwrite=self.opts.overwrite,
@@ -254,6 +270,20 @@ class RestoreRun:
             summary.interrupted = True
         return summary
 
+    def prepare_output_folders(self, plan: Planned) -> None:
+        """Create and mark the folders mirnet writes (never searched for inputs again); drop stale temp files."""
+        from ...io.atomic import clean_stale_temp_files
+        from ...io.discovery import mark_output_dir
+
+        mark_output_dir(plan.out_dir, self.label)
+        if self.opts.compare:
+            mark_output_dir(plan.out_dir / "mirnet-compare", self.label)
+        folders = {job.output.parent for job in plan.jobs} | {job.compare.parent for job in plan.jobs if job.compare}
+        removed = clean_stale_temp_files(sorted(folders))
+        if removed:
+            self.progress.line(f"note: removed {len(removed)} unfinished file(s) left by an interrupted run "
+                               f"(e.g. {removed[0]})")
+
     def work_left(self, plan: Planned) -> bool:
         return any(self.opts.overwrite or not job.output.exists() for job in plan.jobs)
 
@@ -262,9 +292,22 @@ class RestoreRun:
         from ...restore.batch import OUTPUT_EXISTS, ItemResult, Summary
 
         summary = Summary(device=str(self.device), precision=str(self.dtype).replace("torch.", ""))
-        summary.results += [ItemResult(str(p), "skipped", None, why) for p, why in plan.skipped]
+        self.record_before_work(summary, plan)
         summary.results += [ItemResult(job.label, "skipped", str(job.output), OUTPUT_EXISTS) for job in plan.jobs]
         return summary
+
+    def record_before_work(self, summary, plan: Planned) -> None:
+        """Inputs that failed or were skipped while planning: into the summary, with a line each where useful."""
+        from ...restore.batch import ItemResult
+
+        for path, reason in plan.problems:
+            summary.results.append(ItemResult(str(path), "failed", None, f"{path}: {reason}"))
+            self.progress.error(f"error: {path}: {reason}")
+        for path, reason in plan.skipped:
+            summary.results.append(ItemResult(str(path), "skipped", None, reason))
+            self.progress.line(f"skipped {path}: {reason}")
+        # earlier results of this command: in the summary's count, not one line each on every re-run
+        summary.results += [ItemResult(str(path), "skipped", None, OWN_OUTPUT) for path in plan.own_outputs]
 
     def write_json(self, data: dict) -> None:
         text = json.dumps(data, indent=2, ensure_ascii=False)

@@ -41,7 +41,7 @@ def deblur(
 def plan_pairs(run: RestoreRun, folders: list[Path], left: Path | None, right: Path | None) -> Planned:
     """View pairs → jobs; no output may be any view of any pair (nor two pairs share an output)."""
     from ...errors import MirnetError
-    from ...io.discovery import DualPixelPair, find_dual_pixel_pairs, output_path_for_pair
+    from ...io.discovery import DualPixelPair, output_path_for_pair, scan_dual_pixel_pairs
     from ...io.formats import output_extension
     from ...restore.batch import Job
 
@@ -60,11 +60,13 @@ def plan_pairs(run: RestoreRun, folders: list[Path], left: Path | None, right: P
     plan = Planned(run.output_dir(left if left is not None else folders[0]))
     run.progress.phase("finding view pairs")
     for folder in folders:
-        found, issues = find_dual_pixel_pairs(folder, recursive=opts.recursive, exclude_dirs=[plan.out_dir])
-        pairs += found
-        plan.problems += issues
+        scan = scan_dual_pixel_pairs(folder, recursive=opts.recursive, exclude_dirs=[plan.out_dir])
+        pairs += scan.pairs
+        plan.problems += scan.problems
+        plan.note_passed_over(scan, run.progress)
     if not pairs and not plan.problems:
-        raise MirnetError("no left/right view pairs found")
+        raise MirnetError("no left/right view pairs found" + (
+            f" ({len(plan.skipped)} image(s) in unsupported formats)" if plan.skipped else ""))
     outputs = [output_path_for_pair(p, plan.out_dir, opts.suffix, output_extension(p.left, run.ext, None))
                for p in pairs]
     check_pair_outputs(pairs, outputs)
