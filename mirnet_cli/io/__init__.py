@@ -13,6 +13,7 @@ _EXPORTS = {
     "ImageIOWarning": "images",
     "ImageWriteWarning": "images",
     "read_image": "images",
+    "image_size": "images",
     "write_image": "images",
     "encode_image": "images",
     "quantize": "images",

@@ -73,6 +73,7 @@ __all__ = [
     "encode_image",
     "ext_for",
     "format_for_path",
+    "image_size",
     "is_temp_file",
     "max_pixels_limit",
     "output_extension",
@@ -261,6 +262,8 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
     except PILImage.DecompressionBombError:
         raise ImageReadError(path, "image too large (possible decompression bomb)") from None
     except UnidentifiedImageError:
+        if data[:4] in (b"II*\x00", b"MM\x00*"):  # Pillow reads float TIFFs only in grey
+            return _read_float_tiff(path, data, limit)
         raise ImageReadError(path, "not an image or unsupported format") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(path, f"truncated or corrupt image data: {exc}") from None
@@ -327,6 +330,98 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
         exif=exif,
         icc_profile=icc,
         format=fmt,
+        path=path,
+    )
+
+
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """``(width, height)`` of an image file from its header, without decoding the pixels; ``None`` if unknown.
+
+    Cheap enough to call for every file of a batch before any is decoded (memory planning, progress weights).
+    EXIF orientation is not applied (the pixel count is what matters). RAW files ask LibRaw.
+    """
+    path = Path(path)
+    if is_raw_path(path):
+        from mirnet_cli.io.raw import raw_size
+
+        return raw_size(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with _pillow_pixel_limit(2**62), PILImage.open(path) as im:  # reads the header only
+                return int(im.size[0]), int(im.size[1])
+    except Exception:  # noqa: BLE001 - not readable by Pillow (float colour TIFF, corrupt, ...)
+        pass
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            tags = PILImage.Exif()
+            tags.load(head)
+            width, height = tags.get(256), tags.get(257)
+            if isinstance(width, int) and isinstance(height, int):
+                return width, height
+    except Exception:  # noqa: BLE001
+        pass
+    return None
+
+
+def _read_float_tiff(path: Path, data: bytes, limit: int) -> Image:
+    """Floating-point colour TIFF (32 or 64 bits per sample; Pillow opens only grey ones) through OpenCV.
+
+    Values are taken as [0, 1] data like float grey TIFFs (clipped; written back as 16-bit). Orientation, ICC
+    profile and descriptive EXIF tags come from the TIFF tags.
+    """
+    import cv2
+
+    tags = PILImage.Exif()
+    try:
+        tags.load(data)
+    except Exception:  # noqa: BLE001 - no readable IFD: not a TIFF we can do anything with
+        raise ImageReadError(path, "not an image or unsupported format") from None
+
+    def first(tag: int, default: int = 0) -> int:
+        value = tags.get(tag, default)
+        value = value[0] if isinstance(value, tuple) and value else value
+        return int(value) if isinstance(value, (int, float)) else default
+
+    width, height, bits = first(256), first(257), first(258, 8)
+    if first(339, 1) != 3:  # SampleFormat 3 = IEEE floating point
+        raise ImageReadError(path, "not an image or unsupported format")
+    if bits not in (32, 64):
+        raise ImageReadError(path, f"{bits}-bit floating-point TIFF is not supported (save it as 32-bit float "
+                                   "or 16-bit integer)")
+    if width * height > limit:
+        raise ImageReadError(path, too_large_reason(width, height, limit))
+    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.size == 0:
+        raise ImageReadError(path, "cannot decode floating-point TIFF data")
+    if array.ndim == 2:
+        array = array[:, :, None]
+    channels = array.shape[2]
+    if channels == 3:
+        array = array[:, :, ::-1]
+    elif channels == 4:
+        array = array[:, :, [2, 1, 0, 3]]
+    elif channels != 1:
+        raise ImageReadError(path, f"floating-point TIFF with {channels} channels is not supported")
+    array = apply_orientation(np.ascontiguousarray(array), first(0x0112, 1) if 1 <= first(0x0112, 1) <= 8 else 1)
+    values, bit_depth = _to_unit_float(array)
+    grayscale = channels == 1
+    pixels = np.repeat(values, 3, axis=2) if grayscale else values[:, :, :3]
+    icc = tags.get(34675)
+    try:
+        exif = reset_exif_orientation(exif_from_tiff_tags(tags))
+    except ValueError:
+        exif = None
+    return Image(
+        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        alpha=np.ascontiguousarray(values[:, :, 3], dtype=np.float32) if channels == 4 else None,
+        bit_depth=bit_depth,
+        grayscale=grayscale,
+        exif=exif,
+        icc_profile=bytes(icc) if isinstance(icc, (bytes, bytearray)) and icc else None,
+        format="TIFF",
         path=path,
     )
 

@@ -307,3 +307,38 @@ def test_orphaned_temp_files_of_a_killed_run_are_removed_at_start(tmp_path):
     assert res.exit_code == 0, res.output
     assert not orphan.exists() and "removed 1 unfinished file" in res.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.png"]
+
+
+# ----------------------------------------------------------------------------------------------- memory
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A small file whose PNG header announces width x height (the pixel data stops after a few rows)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" + b"\x00" * (3 * width) * 1)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_photo_too_big_for_memory_is_refused_in_one_line_and_the_batch_goes_on(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import psutil
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=16 * 10**9, total=32 * 10**9))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _png_header_only(folder / "a_huge.png", 30000, 30000)
+    _photo(folder / "b_good.png")
+    res = _run("denoise", folder, "--weights", GOLDEN_V2, "--device", "cpu", "-o", tmp_path / "out", "--tile", "64")
+    assert res.exit_code == 1, res.output
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "a_huge.png: needs about" in errors[0] and "30000x30000" in errors[0]
+    assert (tmp_path / "out" / "b_good.png").is_file()
+    assert "done 1, skipped 0, failed 1" in res.stderr and "Traceback" not in res.output

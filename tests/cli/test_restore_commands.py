@@ -191,6 +191,9 @@ def test_raw_file_from_shared_data(tmp_path):
     assert res.exit_code == 0, res.output
     out = cv2.imread(str(tmp_path / "out" / "RAW_KODAK_DC50.tif"), cv2.IMREAD_UNCHANGED)
     assert out is not None and out.dtype == np.uint16 and out.ndim == 3
+    tif = PILImage.open(tmp_path / "out" / "RAW_KODAK_DC50.tif")  # photo managers can sort and colour-manage it
+    assert tif.info.get("icc_profile") and tif.getexif().get(0x010F) == "Eastman Kodak Company"
+    assert tif.getexif().get_ifd(0x8769).get(0x8827) == 84  # ISO, from LibRaw
 
 
 def test_missing_input_is_one_line(tmp_path):

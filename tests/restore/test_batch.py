@@ -157,3 +157,42 @@ def test_compare_sheet_is_labelled_and_keeps_the_panels():
     assert sheet.dtype == np.uint8 and sheet.shape == (200, 600 + GAP, 3)
     assert sheet[150:, :300].max() == 0 and sheet[150:, 300 + GAP:].min() == 255  # panels away from the labels
     assert sheet[:20, :60].max() == 255  # white caption on the black input
+
+
+def test_a_photo_that_cannot_fit_in_memory_is_refused_before_decoding_and_the_batch_goes_on(tmp_path, monkeypatch):
+    from mirnet_cli.restore import batch as batch_mod
+
+    big, small = _photo(tmp_path / "big.png", width=300, height=200), _photo(tmp_path / "small.png", width=30)
+    decoded = []
+    real_read = batch_mod.BatchRunner._read
+
+    def spy(self, job):
+        decoded.append(job.inputs[0].name)
+        return real_read(self, job)
+
+    monkeypatch.setattr(batch_mod.BatchRunner, "_read", spy)
+    steps = [Step(task_for("denoise"), FakeEngine())]
+    available = batch_mod.memory_needed(300 * 200, steps) // 2  # the big photo needs twice what is free
+    out = io.StringIO()
+    summary = BatchRunner(steps, progress=Progress(out), summary=Summary(),
+                          memory_check=lambda job: batch_mod.check_memory(job, steps, available=available)).run(
+        [Job((big,), tmp_path / "o" / "big.png", str(big), size=(300, 200)),
+         Job((small,), tmp_path / "o" / "small.png", str(small), size=(30, 16))])
+    assert [r.status for r in summary.results] == ["failed", "done"]
+    assert decoded == ["small.png"]  # refused from the header alone
+    reason = summary.results[0].reason
+    assert "big.png: needs about" in reason and "300x200" in reason and "available" in reason
+    assert out.getvalue().count("error: ") == 1
+
+
+def test_memory_plan_of_the_30000_square_png_of_the_issue():
+    from mirnet_cli.restore.batch import check_memory, memory_needed
+
+    steps = [Step(task_for("denoise"), None)]
+    need = memory_needed(30000 * 30000, steps)
+    assert need == 900e6 * (24 + 80 + 12)  # decode, engine buffers, the step's input: 116 bytes per pixel
+    with pytest.raises(Exception, match=r"needs about 104.4 GB of memory \(30000x30000, 900 MP\) but 20.0 GB is available"):
+        check_memory(Job((Path("huge.png"),), Path("o.png"), "huge.png", size=(30000, 30000)), steps,
+                     available=20 * 10**9)
+    sr = [Step(task_for("super-resolve", scale=4), None)]
+    assert memory_needed(1000, sr) > 15 * memory_needed(1000, steps)  # ×4 makes 16× the pixels

@@ -284,6 +284,15 @@ class RestoreRun:
             self.progress.line(f"note: removed {len(removed)} unfinished file(s) left by an interrupted run "
                                f"(e.g. {removed[0]})")
 
+    def measure(self, plan: Planned) -> None:
+        """Read each photo's size from its header (memory plan and the time-left estimate), before any decoding."""
+        from ...io.images import image_size
+
+        self.progress.phase("reading image sizes")
+        for job in plan.jobs:
+            if self.opts.overwrite or not job.output.exists():
+                job.size = image_size(job.inputs[0])
+
     def work_left(self, plan: Planned) -> bool:
         return any(self.opts.overwrite or not job.output.exists() for job in plan.jobs)
 
@@ -343,6 +352,8 @@ class RestoreRun:
                 if not self.opts.dry_run and not plan.problems and not self.work_left(plan):
                     self.progress.close()  # everything is done already: no model to choose, fetch or load
                     raise self.finish(self.summary_without_work(plan))
+                if not self.opts.dry_run:
+                    self.measure(plan)
                 choices = self.choose()
                 if self.opts.dry_run:
                     self.progress.close()
