@@ -158,23 +158,26 @@ def _is_unsupported_image(name: str) -> bool:
     return Path(name).suffix.lower() in UNSUPPORTED_IMAGE_EXTENSIONS
 
 
+def _searchable(here: Path, dirs: Sequence[str], excludes: Sequence[Path], output_dirs: list[Path]) -> list[str]:
+    """The sub-folders of ``here`` to descend into, sorted: not hidden, not excluded, not written by mirnet
+    (those are appended to ``output_dirs``)."""
+    kept = []
+    for d in sorted(dirs):
+        if _skipped_name(d) or any(_is_within(_resolve(here / d), ex) for ex in excludes):
+            continue
+        if is_output_dir(here / d):
+            output_dirs.append(here / d)
+            continue
+        kept.append(d)
+    return kept
+
+
 def _walk_images(root: Path, recursive: bool, excludes: Sequence[Path], scan: Scan) -> list[Path]:
     """Image files under ``root`` (direct children unless ``recursive``), hidden/temp/excluded/mirnet's skipped."""
     found: list[Path] = []
     for current, dirs, files in os.walk(root, followlinks=False):
         here = Path(current)
-        if recursive:
-            kept = []
-            for d in sorted(dirs):
-                if _skipped_name(d) or any(_is_within(_resolve(here / d), ex) for ex in excludes):
-                    continue
-                if is_output_dir(here / d):
-                    scan.output_dirs.append(here / d)
-                    continue
-                kept.append(d)
-            dirs[:] = kept
-        else:
-            dirs[:] = []
+        dirs[:] = _searchable(here, dirs, excludes, scan.output_dirs) if recursive else []
         for name in files:
             if _skipped_name(name):
                 continue
@@ -380,12 +383,13 @@ def _view_side(stem: str) -> tuple[str, str] | None:
     return None
 
 
-def _images_in(folder: Path) -> list[Path]:
+def _images_in(folder: Path, keep=is_image_path) -> list[Path]:
+    """Files directly in ``folder`` (sorted, hidden and temporary ones left out) whose name ``keep`` accepts."""
     try:
         entries = sorted(folder.iterdir())
     except OSError:
         return []
-    return [p for p in entries if p.is_file() and not _skipped_name(p.name) and is_image_path(p)]
+    return [p for p in entries if p.is_file() and not _skipped_name(p.name) and keep(p.name)]
 
 
 def _pair_dpdd(root: Path, rel_prefix: str) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
@@ -497,21 +501,13 @@ def scan_dual_pixel_pairs(
             pairs += found
             scan.problems += issues
             for side in (_DPDD_LEFT, _DPDD_RIGHT):
-                scan.unsupported += _unsupported_in(here / side)
+                scan.unsupported += _images_in(here / side, keep=_is_unsupported_image)
         found, issues = _pair_suffixed(here, prefix)
         pairs += found
         scan.problems += issues
         scan.unsupported += [here / f for f in sorted(files) if not _skipped_name(f) and _is_unsupported_image(f)]
         skip = {_DPDD_LEFT, _DPDD_RIGHT} | (_DPDD_OTHER if is_dpdd else set())
-        kept = []
-        for d in sorted(dirs) if recursive else []:
-            if d in skip or _skipped_name(d):
-                continue
-            if is_output_dir(here / d):
-                scan.output_dirs.append(here / d)
-                continue
-            kept.append(d)
-        dirs[:] = kept
+        dirs[:] = _searchable(here, [d for d in dirs if d not in skip], [], scan.output_dirs) if recursive else []
     names: dict[str, DualPixelPair] = {}
     for pair in sorted(pairs, key=lambda p: p.name):
         if pair.name in names:
@@ -521,10 +517,3 @@ def scan_dual_pixel_pairs(
         scan.pairs.append(pair)
     return scan
 
-
-def _unsupported_in(folder: Path) -> list[Path]:
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return []
-    return [p for p in entries if p.is_file() and not _skipped_name(p.name) and _is_unsupported_image(p.name)]

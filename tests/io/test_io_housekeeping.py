@@ -19,12 +19,7 @@ from mirnet_cli.io.discovery import (
     split_own_outputs,
 )
 from mirnet_cli.io.formats import OUTPUT_MARKER, TEMP_SUFFIX
-
-
-def _touch(*paths: Path) -> None:
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"x")
+from tests.io.test_io_discovery import _touch
 
 
 def test_folders_mirnet_created_are_never_searched(tmp_path):
