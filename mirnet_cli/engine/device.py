@@ -13,7 +13,6 @@ CPU without AVX512-BF16/AMX runs roughly 500x slower than fp32) with a one-line
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import torch
 

@@ -48,7 +48,15 @@ from .memory import (
     parse_size,
     process_rss,
 )
-from .tiling import MIN_TILE, GridAccumulator, crop_padding, fit_tile, parse_tile, plan_tiles, reflect_pad_to_multiple
+from .tiling import (
+    MIN_TILE,
+    GridAccumulator,
+    crop_padding,
+    fit_tile,
+    parse_tile,
+    plan_tiles,
+    reflect_pad_to_multiple,
+)
 
 __all__ = [
     "CONTEXT_MODES",

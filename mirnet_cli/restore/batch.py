@@ -14,7 +14,6 @@ without intermediate files).
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -194,13 +193,6 @@ def work_units(pixels: int, steps: Sequence[Step]) -> float:
     return total
 
 
-def _accepts_progress(engine: Any) -> bool:
-    try:
-        return "progress" in inspect.signature(engine.restore).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _error_reason(label: str, exc: BaseException) -> str:
     """One readable reason naming the file."""
     if isinstance(exc, MirnetError):
@@ -324,10 +316,7 @@ class BatchRunner:
                 self.progress.update((base + share * (done / whole if whole else 1.0)) / total)
 
             prepared = step.spec.prepare(pixels)
-            if _accepts_progress(step.engine):
-                pixels = step.engine.restore(prepared, progress=report)
-            else:
-                pixels = step.engine.restore(prepared)
+            pixels = step.engine.restore(prepared, progress=report)
             del prepared
             self.progress.update(units[i] / total)
         self.progress.item_phase("writing")

@@ -54,7 +54,7 @@ def _run(*args):
 
 def test_a_task_without_an_offline_model_says_where_to_get_it_and_how_to_import_it(registry, photo, tmp_path):
     res = _run("super-resolve", photo, "--scale", "4", "-o", tmp_path / "out", "--device", "cpu")
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # no usable model: the run could not start
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.output
     assert lines[0].startswith("error: no offline model for super-resolve:x4")
@@ -91,7 +91,7 @@ def test_download_from_file_makes_it_the_default_then_cache_clears_it(registry, 
     assert cleared.exit_code == 0 and "removed 1 file(s)" in cleared.stdout
     assert not (cache_root() / "imported").exists()  # no empty folders left
     assert "nothing cached" in _run("cache").stdout
-    assert _run("super-resolve", photo, "--scale", "4", "-o", tmp_path / "again", "--device", "cpu").exit_code == 1
+    assert _run("super-resolve", photo, "--scale", "4", "-o", tmp_path / "again", "--device", "cpu").exit_code == 2
 
 
 def test_download_from_refuses_a_file_that_is_not_that_model(registry):

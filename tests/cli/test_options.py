@@ -21,6 +21,7 @@ BAD_VALUES = [
     (["denoise", *MISSING, "--tile", "abc"], "--tile"),
     (["denoise", *MISSING, "--tile", "-5"], "--tile"),
     (["denoise", *MISSING, "--tile", "1.5"], "--tile"),
+    (["denoise", *MISSING, "--tile", "16"], "too small"),
     (["denoise", *MISSING, "--tile-overlap", "-1"], "--tile-overlap"),
     (["denoise", *MISSING, "--tile-overlap", "x"], "--tile-overlap"),
     (["denoise", *MISSING, "--precision", "fp16"], "fp16 is not supported on the CPU"),

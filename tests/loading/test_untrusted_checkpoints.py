@@ -160,7 +160,7 @@ def test_cli_reports_a_hostile_config_in_one_line(tmp_path, v2_state):
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
     res = CliRunner().invoke(app, ["restore", str(photo), "--weights", str(folder), "-o", str(tmp_path / "out"),
                                    "--device", "cpu", "-q"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # no usable model: the run could not start
     assert "n_feat must be an integer from 4 to 512" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "p.png").exists()

@@ -156,19 +156,15 @@ def check_suffix(suffix: str) -> None:
         raise MirnetError(f"--suffix {suffix!r}: must be plain text (no folder separators or control characters)")
 
 
-class _AnyMultiple:
-    """Stands in for an engine whose model takes any size, so that the engine's own parser checks ``--tile``."""
-
-    @staticmethod
-    def _round_tile(tile: int) -> int:
-        return tile
-
-
 def check_tile(tile: str) -> str | int:
     """``--tile``: ``"auto"`` or a size in pixels (0 = whole image), parsed by the engine's own rules."""
-    from ...engine.inference import InferenceEngine
+    from ...engine.tiling import parse_tile
+    from ...errors import MirnetError
 
-    return InferenceEngine._parse_tile(_AnyMultiple(), tile)  # type: ignore[arg-type]
+    try:
+        return parse_tile(tile)
+    except ValueError as exc:
+        raise MirnetError(str(exc)) from None
 
 
 def check_json_path(value: str | None) -> Path | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from ._run import EXIT_FAILED
 from ._run import fail as _fail
 
 
@@ -182,7 +183,7 @@ def _import(names: list[str], file: Path, *, all_: bool, force: bool) -> None:
         model_from_state(state, entry.architecture, entry.config, source=file)  # is it this entry's network?
         path, digest = import_file(entry, file)
     except MirnetError as exc:
-        raise _fail(f"{exc} (not imported as {name})") from None
+        raise _fail(f"{exc} (not imported as {name})", EXIT_FAILED) from None
     check = ("matches the registry" if entry.sha256
              else "recorded; every later use is checked against it (trust on first use)")
     typer.echo(f"{name}: {file} imported to {path} ({human_size(path.stat().st_size)}, sha256 {digest[:12]}… {check})")
@@ -221,7 +222,7 @@ def cache(
         try:
             count, freed = clear_items(items)
         except MirnetError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(str(exc), EXIT_FAILED) from None
         typer.echo(f"removed {count} file(s), {human_size(freed)}, from {root}")
         return
     typer.echo(f"cache: {root}")
