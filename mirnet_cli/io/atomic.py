@@ -139,12 +139,11 @@ def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists but belongs to someone else, or we cannot tell: leave its files alone
-    return True
+        import psutil  # not os.kill(pid, 0): on Windows that would terminate the process
+
+        return bool(psutil.pid_exists(pid))
+    except Exception:  # noqa: BLE001 - cannot tell: leave its files alone
+        return True
 
 
 def clean_stale_temp_files(folders, *, now: float | None = None) -> list[Path]:
