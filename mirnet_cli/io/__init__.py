@@ -39,6 +39,7 @@ _EXPORTS = {
     "output_path_for": "discovery",
     "output_path_for_pair": "discovery",
     "ensure_not_input": "discovery",
+    "ensure_no_output_is_input": "discovery",
     "plan_outputs": "discovery",
     "scan_inputs": "discovery",
     "scan_dual_pixel_pairs": "discovery",

@@ -15,6 +15,7 @@ Rules that keep runs safe and repeatable:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import defaultdict
@@ -41,6 +42,7 @@ __all__ = [
     "InputItem",
     "Scan",
     "default_output_dir",
+    "ensure_no_output_is_input",
     "ensure_not_input",
     "find_dual_pixel_pairs",
     "find_inputs",
@@ -333,6 +335,28 @@ def split_own_outputs(
         maker = producer.get(_key(item.path))
         (own if maker is not None and maker != index else kept).append(item)
     return kept, own
+
+
+def ensure_no_output_is_input(outputs: Iterable[str | Path], inputs: Iterable[str | Path]) -> None:
+    """Raise :class:`MirnetError` when any of ``outputs`` is any of ``inputs`` (the same path under another
+    spelling, a hard link, a case-insensitive file system): reports, saved images, both views of a pair."""
+    by_path: dict[str, Path] = {}
+    by_inode: dict[tuple[int, int], Path] = {}
+    for raw in inputs:
+        path = Path(raw)
+        by_path[_key(path)] = path
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            by_inode[(st.st_dev, st.st_ino)] = path
+    for raw in outputs:
+        out = Path(raw)
+        clash = by_path.get(_key(out))
+        if clash is None:
+            with contextlib.suppress(OSError):
+                st = os.stat(out)
+                clash = by_inode.get((st.st_dev, st.st_ino))
+        if clash is not None:
+            ensure_not_input(out, clash)
 
 
 def plan_outputs(

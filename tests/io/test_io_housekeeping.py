@@ -102,3 +102,15 @@ def test_temp_files_carry_the_writer_pid(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", spy)
     atomic_write_bytes(tmp_path / "x.bin", b"1")
     assert seen[0].startswith(f".x.bin.{os.getpid()}-") and seen[0].endswith(TEMP_SUFFIX)
+
+
+def test_no_output_may_be_an_input_under_any_spelling(tmp_path):
+    from mirnet_cli.io.discovery import ensure_no_output_is_input
+
+    left, right = tmp_path / "d" / "left.png", tmp_path / "d" / "right.png"
+    _touch(left, right)
+    (tmp_path / "link.png").hardlink_to(right)
+    for out in (left, tmp_path / "d" / "." / "right.png", tmp_path / "link.png"):
+        with pytest.raises(MirnetError, match="would overwrite its input"):
+            ensure_no_output_is_input([tmp_path / "elsewhere.png", out], [left, right])
+    ensure_no_output_is_input([tmp_path / "d" / "out.png"], [left, right])  # fine

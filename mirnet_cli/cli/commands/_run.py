@@ -32,38 +32,6 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def refuse_overwriting_inputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
-    """Raise MirnetError when any output path is any of the inputs (same path, hard link, other spelling)."""
-    import os
-
-    from ...io.discovery import ensure_not_input
-
-    def key(path: Path) -> str:
-        try:
-            return os.path.normcase(str(Path(path).expanduser().resolve()))
-        except OSError:
-            return os.path.normcase(str(Path(path).absolute()))
-
-    by_path = {key(p): p for p in inputs}
-    by_inode = {}
-    for p in inputs:
-        try:
-            st = os.stat(p)
-            by_inode[(st.st_dev, st.st_ino)] = p
-        except OSError:
-            pass
-    for out in outputs:
-        clash = by_path.get(key(out))
-        if clash is None:
-            try:
-                st = os.stat(out)
-                clash = by_inode.get((st.st_dev, st.st_ino))
-            except OSError:
-                pass
-        if clash is not None:
-            ensure_not_input(out, clash)
-
-
 @dataclass
 class Planned:
     """What a run will do, decided before any model is loaded."""
@@ -82,6 +50,7 @@ class Planned:
         for folder in scan.output_dirs:
             progress.line(f"note: not searching {folder}: mirnet wrote it (delete its .mirnet-output file to "
                           "include it)")
+
 
 #: Why an earlier result of the same command is not processed again.
 OWN_OUTPUT = "earlier output of this command (not processed again)"
@@ -173,8 +142,10 @@ class RestoreRun:
         return out_dir / "mirnet-compare" / out.relative_to(out_dir).with_suffix(".jpg")
 
     def check_reports_are_not_inputs(self, inputs: Sequence[Path]) -> None:
+        from ...io.discovery import ensure_no_output_is_input
+
         if self.json_path is not None:
-            refuse_overwriting_inputs([self.json_path], inputs)
+            ensure_no_output_is_input([self.json_path], inputs)
 
     # ------------------------------------------------------------------ models
     def choose(self) -> list[Any]:

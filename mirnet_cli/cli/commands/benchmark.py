@@ -17,7 +17,6 @@ from ...architectures import ARCHITECTURES
 from ...benchmark.datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
 from ._options import Device, Precision, Quiet, Tile, TileOverlap
 from ._run import fail as _fail
-from ._run import refuse_overwriting_inputs
 
 #: The test sets, one paragraph each (Click rewraps a paragraph as a whole), shown at the end of
 #: ``mirnet benchmark --help`` (from the dataset registry).
@@ -186,11 +185,13 @@ def benchmark(
 
                 ds = select_names(ds, names.split(","))
             info(f"{ds.name}: {len(ds)} image(s), layout {ds.layout}")
+            from ...io.discovery import ensure_no_output_is_input
+
             files = [p for sample in ds.samples for p in (*sample.inputs, sample.target) if p is not None]
             outputs = [json_path, csv_path, compare_image]
             if save_images is not None:
                 outputs += [Path(save_images).expanduser() / f"{sample.name}.png" for sample in ds.samples]
-            refuse_overwriting_inputs([p for p in outputs if p is not None], files)
+            ensure_no_output_is_input([p for p in outputs if p is not None], files)
 
         # ----- model
         net = None

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._options import CommonOptions, with_common_options
-from ._run import Planned, RestoreRun, refuse_overwriting_inputs
+from ._run import Planned, RestoreRun
 
 
 @with_common_options("a new folder beside the input: dpdd_mirnet-deblur/ for a folder dpdd/, mirnet-deblur/ "
@@ -81,8 +81,9 @@ def check_pair_outputs(pairs, outputs: list[Path]) -> None:
     import os
 
     from ...errors import MirnetError
+    from ...io.discovery import ensure_no_output_is_input
 
-    refuse_overwriting_inputs(outputs, [v for p in pairs for v in (p.left, p.right)])
+    ensure_no_output_is_input(outputs, [v for p in pairs for v in (p.left, p.right)])
     owners: dict[str, Path] = {}
     for pair, out in zip(pairs, outputs, strict=True):
         k = os.path.normcase(str(out.absolute()))
