@@ -74,10 +74,31 @@ def format_size(n: float) -> str:
 
 
 def process_rss() -> int:
-    """Resident memory of this process, in bytes."""
+    """Memory this process holds and uses, in bytes: the resident set minus freed heap memory that glibc keeps
+    for reuse (:func:`.cpu.tune_allocator` makes it keep more), which new allocations take first."""
     import psutil
 
-    return int(psutil.Process().memory_info().rss)
+    rss = int(psutil.Process().memory_info().rss)
+    return max(rss - _free_heap_bytes(), 0)
+
+
+def _free_heap_bytes() -> int:
+    """Free bytes inside glibc's heap (``mallinfo2().fordblks``); 0 elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    class _MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")]
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        fn = libc.mallinfo2
+    except (OSError, AttributeError):
+        return 0
+    fn.restype = _MallInfo2
+    return int(fn().fordblks)
 
 
 def available_memory_bytes(device: torch.device) -> int:

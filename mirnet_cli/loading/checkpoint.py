@@ -365,7 +365,7 @@ def load_model(source: str | Path, device: str | torch.device = "cpu") -> nn.Mod
         device: where to put the model.
 
     Returns:
-        The model in eval mode, float32, with ``.architecture``, ``.config``, ``.size_multiple``, ``.facts`` and
+        The model in eval mode, float32, with ``.architecture``, ``.config``, ``.facts`` and
         ``.source``.
 
     Raises:

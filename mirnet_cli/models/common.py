@@ -78,8 +78,8 @@ class SKFF(nn.Module):
     def forward(self, inp_feats: list[torch.Tensor]) -> torch.Tensor:
         if use_reference():
             return self._forward_reference(inp_feats)
-        # U is pooled through self.avg_pool and consumed through self.conv_du: the engine's global-context hooks
-        # (engine/global_context.py) attach to these two modules, so keep both calls.
+        # The pooled vector reaches the rest of the block only through self.conv_du: the engine's global-context
+        # hooks (engine/global_context.py) replace it there for tiles (GLOBAL_OPS in the model files).
         u = sum_of(inp_feats)
         z = self.conv_du(self.avg_pool(u))
         b, c = z.shape[0], u.shape[1]

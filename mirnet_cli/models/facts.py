@@ -20,30 +20,17 @@ class GlobalOp:
     """A global operation inside a model: a per-image vector computed from *all* pixels of a feature map.
 
     Tiling computes such vectors from one tile's pixels only; the engine's global-context module
-    (:mod:`mirnet_cli.engine.global_context`) uses these descriptions to compute them for the whole image
-    instead and hand them to every tile.
+    (:mod:`mirnet_cli.engine.global_context`) records them on a copy of the whole image and hands them to every
+    tile instead, at the one place where the vector enters the rest of the block.
 
     Attributes:
-        block: the module class that holds the operation (every instance of it in the model is one site).
-        kind: ``"mean"``: the vector is the spatial mean of the block's input (of the sum of its inputs when the
-            block takes a list of feature maps, as SKFF does); ``"attention"``: GCNet attention pooling,
-            ``sum_p softmax_p(w . x_p + b) x_p`` of the block's input, with ``w, b`` the 1×1 conv named by
-            ``logits``.
-        consumer: attribute name of the block's submodule whose (only) input is the vector; the engine reads and
-            replaces the vector there.
-        logits: for ``"attention"``: attribute name of the C → 1 conv that scores the pixels.
+        block: the module class that holds the operation (every instance of it in the model is one site), e.g.
+            SKFF (global average pool), GCNet's context block (attention pooling), v1's channel attention.
+        consumer: attribute name of the block's submodule whose only input is the vector ``[N, C, 1, 1]``.
     """
 
     block: type[nn.Module]
-    kind: str
     consumer: str
-    logits: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("mean", "attention"):
-            raise ValueError(f"unknown global operation kind {self.kind!r}")
-        if (self.kind == "attention") != (self.logits is not None):
-            raise ValueError("an 'attention' global operation names its logits conv; a 'mean' one does not")
 
 
 @dataclass(frozen=True)

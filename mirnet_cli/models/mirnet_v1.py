@@ -225,8 +225,8 @@ class RRG(nn.Module):
 ACTIVATION_BYTES_PER_PIXEL_PER_FEAT = 62.5
 
 GLOBAL_OPS = (
-    GlobalOp(SKFF, "mean", consumer="conv_du"),
-    GlobalOp(ChannelAttention, "mean", consumer="conv_du"),
+    GlobalOp(SKFF, consumer="conv_du"),
+    GlobalOp(ChannelAttention, consumer="conv_du"),
 )
 
 

@@ -214,8 +214,8 @@ class RRG(nn.Module):
 ACTIVATION_BYTES_PER_PIXEL_PER_FEAT = 50.0
 
 GLOBAL_OPS = (
-    GlobalOp(SKFF, "mean", consumer="conv_du"),
-    GlobalOp(ContextBlock, "attention", consumer="channel_add_conv", logits="conv_mask"),
+    GlobalOp(SKFF, consumer="conv_du"),
+    GlobalOp(ContextBlock, consumer="channel_add_conv"),
 )
 
 
