@@ -40,6 +40,7 @@ class ItemResult:
     output: str | None = None
     reason: str | None = None
     seconds: float = 0.0
+    plan: list[dict] | None = None  # how the engine ran each step (tiles, context, memory budget)
 
 
 @dataclass
@@ -228,8 +229,10 @@ class BatchRunner:
 
     def __init__(self, steps: Sequence[Step], *, progress: Progress, summary: Summary, overwrite: bool = False,
                  fail_fast: bool = False, jpeg_quality: int = 95, force: bool = False,
-                 memory_check: Callable[[Job], None] | None = None):
+                 memory_check: Callable[[Job], None] | None = None, verbose: bool = False):
         self.steps = list(steps)
+        self.verbose = verbose
+        self._plans: list[dict] = []
         self.progress = progress
         self.summary = summary
         self.overwrite = overwrite
@@ -261,6 +264,7 @@ class BatchRunner:
 
     def _one(self, job: Job) -> bool:
         start = time.perf_counter()
+        self._plans = []
         try:
             self.memory_check(job)
             size = self._work(job)
@@ -274,7 +278,7 @@ class BatchRunner:
             self.progress.error(f"error: {reason}")
             return False
         seconds = time.perf_counter() - start
-        self.summary.results.append(ItemResult(job.label, "done", str(job.output), None, seconds))
+        self.summary.results.append(ItemResult(job.label, "done", str(job.output), None, seconds, self._plans))
         self.progress.line(f"ok {job.label}  {size}  {seconds:.1f} s  -> {job.output}")
         return True
 
@@ -318,6 +322,11 @@ class BatchRunner:
             prepared = step.spec.prepare(pixels)
             pixels = step.engine.restore(prepared, progress=report)
             del prepared
+            plan = getattr(step.engine, "last_plan", None)  # any engine-like object may run a step
+            if plan is not None:
+                self._plans.append(plan.to_dict())
+                if self.verbose:
+                    self.progress.line(f"  {job.label}: {plan.describe()}")
             self.progress.update(units[i] / total)
         self.progress.item_phase("writing")
         write_image(job.output, image.with_pixels(pixels), jpeg_quality=self.jpeg_quality)

@@ -179,7 +179,8 @@ class RestoreRun:
                 raise MirnetError(f"{choice.source}: this model takes {net.in_channels} input channels but "
                                   f"`{spec.label}` feeds it {wants}")
             engine = InferenceEngine(net, device=self.device, precision=self.opts.precision, tile=self.opts.tile,
-                                     tile_overlap=self.opts.tile_overlap)
+                                     tile_overlap=self.opts.tile_overlap, context=self.opts.context,
+                                     max_memory=self.opts.max_memory)
             steps.append(Step(spec, engine, name, float(sum(p.numel() for p in net.parameters())) or 1.0))
         return steps
 
@@ -234,7 +235,7 @@ class RestoreRun:
                            f"{plan.out_dir}  [model {summary.model}, {summary.device}, {summary.precision}]")
         runner = BatchRunner(steps, progress=self.progress, summary=summary, overwrite=self.opts.overwrite,
                              fail_fast=not self.opts.keep_going, jpeg_quality=self.opts.jpeg_quality,
-                             force=self.force)
+                             force=self.force, verbose=self.opts.verbose)
         try:
             runner.run(plan.jobs)
         except KeyboardInterrupt:
