@@ -27,3 +27,6 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    # The CLI's --backend auto would export every test's model to OpenVINO/ONNX Runtime when those extras are
+    # installed (tests/engine/test_engine_backends.py covers them explicitly).
+    monkeypatch.setenv("MIRNET_BACKEND", "torch")

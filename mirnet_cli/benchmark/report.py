@@ -143,7 +143,7 @@ def format_quality_table(runs: list[dict[str, Any]]) -> str:
 
 def format_speed_table(result: dict[str, Any]) -> str:
     """Latency / throughput / memory per input size, then the large-photo line and the reference comparison."""
-    header = ["size", "median ms", "MP/s", "GFLOPs", "GFLOP/s", "peak MiB (+increase)"]
+    header = ["size", "median ms", "MP/s", "plain ms", "speedup", "GFLOPs", "GFLOP/s", "peak MiB (+increase)"]
     rows = []
     for r in result.get("sizes", []):
         rows.append(
@@ -151,6 +151,8 @@ def format_speed_table(result: dict[str, Any]) -> str:
                 f"{r['height']}x{r['width']}",
                 f"{r['median_s'] * 1000:.1f}",
                 f"{r['megapixels_per_s']:.3f}",
+                "-" if r.get("plain_median_s") is None else f"{r['plain_median_s'] * 1000:.1f}",
+                "-" if r.get("speedup") is None else f"{r['speedup']:.2f}x",
                 "-" if r.get("gflops") is None else f"{r['gflops']:.1f}",
                 "-" if r.get("achieved_gflops_per_s") is None else f"{r['achieved_gflops_per_s']:.1f}",
                 "-"
@@ -160,9 +162,12 @@ def format_speed_table(result: dict[str, Any]) -> str:
         )
     lines = [
         f"model {result.get('model')}  params {result.get('parameters', 0) / 1e6:.3f} M  "
-        f"device {result.get('device')}  precision {result.get('precision')}",
+        f"device {result.get('device')}  precision {result.get('precision')}  backend {result.get('backend', 'torch')}",
         _table(header, rows),
     ]
+    if any(r.get("speedup") is not None for r in result.get("sizes", [])):
+        lines.append("median ms: the default path (the engine); plain: the same weights in eager fp32 NCHW as the "
+                     "authors wrote it, timed in alternating runs; speedup = plain / default")
     kinds = {r.get("memory_kind") for r in result.get("sizes", [])}
     if "process_rss" in kinds:
         lines.append(
@@ -178,6 +183,14 @@ def format_speed_table(result: dict[str, Any]) -> str:
             f"large photo {large['width']}x{large['height']} ({large['megapixels']:.2f} MP) through the engine: "
             f"{large['seconds']:.2f} s, peak {large.get('peak_memory_mib') or 0:.0f} MiB"
         )
+        if large.get("plan_text"):
+            lines.append(f"  plan: {large['plan_text']}")
+        if large.get("whole_seconds") is not None:
+            lines.append(
+                f"  whole image (tile 0): {large['whole_seconds']:.2f} s; tiled/whole time "
+                f"{large['tiled_over_whole_time']:.3f}; tiled vs whole output {large['tiled_vs_whole_psnr_8bit']:.1f} dB "
+                "PSNR (8-bit)"
+            )
     ref = result.get("reference")
     if ref:
         if ref.get("available"):

@@ -1,6 +1,11 @@
 """Speed benchmark: latency, throughput, memory and FLOPs of a model at fixed input sizes.
 
-Per size ``s`` (input ``[1, C, s, s]`` on the device, in the compute dtype):
+Per size ``s`` (input ``[1, C, s, s]``), the **default path** — what the restore commands run:
+``InferenceEngine(model, device, precision, tile=0, backend)`` (fast formulation, channels-last, allocator tuning,
+autocast, or an OpenVINO / ONNX Runtime export) — and the **plain path** — the same module in eager PyTorch, fp32,
+NCHW, the authors' formulation (:func:`mirnet_cli.models.common.reference_forward`), no backend — are timed in
+alternating calls on the same input, so the ratio ``plain / default`` (``speedup``) is not biased by load that
+changes during the run:
 
 * ``warmup`` untimed forward passes (cuDNN autotuning, allocator warm-up), then ``repeats`` timed ones.
   On CUDA each pass is timed with CUDA events between ``torch.cuda.synchronize()`` calls; on the CPU with
@@ -15,8 +20,11 @@ Per size ``s`` (input ``[1, C, s, s]`` on the device, in the compute dtype):
 * parameters: unique tensors only (``model.parameters()`` de-duplicates shared weights, e.g. MIRNet v1's
   shared DAU columns and PReLU).
 
-``large_mp`` adds one end-to-end run of a synthetic photo of that many megapixels (4:3) through the
-:class:`~mirnet_cli.engine.inference.InferenceEngine` (padding, tiling, transfers included).
+``large_mp`` adds one end-to-end run of a synthetic photo of that many megapixels (4:3), or ``large_image`` a real
+one, through the :class:`~mirnet_cli.engine.inference.InferenceEngine` at its defaults (memory plan, tiles, global
+context, transfers): seconds, peak memory, and the plan (tiles, overlap, context, pixels computed per output
+pixel). ``large_whole`` also runs the same photo whole (``tile=0``) and reports the time ratio and the PSNR between
+the tiled and the whole-image output.
 
 ``reference=True`` times spandrel_extra_arches' ``MIRNet2`` (an independent copy of the authors' MIRNet-v2)
 with the same weights on the same inputs, when that package is installed.
@@ -172,28 +180,49 @@ def load_reference_model(model: Any) -> tuple[Any | None, str]:
     return descriptor.model.eval(), f"spandrel_extra_arches {version} MIRNet2"
 
 
-def _resolve(device: str, precision: str, model: Any) -> tuple[Any, Any]:
-    from ..engine.device import resolve_device, resolve_precision
+def _engine(model: Any, device: str, precision: str, backend: str, **kw: Any) -> Any:
+    from ..engine.inference import InferenceEngine
 
-    dev = resolve_device(device)
-    facts = getattr(model, "facts", None)
-    dtype = resolve_precision(precision, dev, supports_half=getattr(facts, "supports_fp16", True))
-    return dev, dtype
+    return InferenceEngine(model, device=device, precision=precision, backend=backend, **kw)
 
 
-def _bench_size(
-    model: Any, size: int, channels: int, dev: Any, dtype: Any, repeats: int, warmup: int, flops: bool
-) -> dict[str, Any]:
+def _plain_forward(model: Any, x: Any) -> Callable[[], Any]:
+    """The plain path: eager fp32 NCHW, the authors' formulation, no engine."""
     import torch
 
-    gen = torch.Generator().manual_seed(size)
-    x = torch.rand(1, channels, size, size, generator=gen).to(dev, dtype)
+    from ..models.common import reference_forward
 
     def forward() -> Any:
-        with torch.inference_mode():
+        with torch.inference_mode(), reference_forward():
             return model(x)
 
-    times = time_forward(forward, dev, repeats, warmup)
+    return forward
+
+
+def _bench_size(engine: Any, plain_model: Any, size: int, channels: int, repeats: int, warmup: int,
+                flops: bool) -> dict[str, Any]:
+    """Time the default path (``engine``) and the plain path (``plain_model``) at ``size``², alternating."""
+    import torch
+
+    dev = engine.device
+    gen = torch.Generator().manual_seed(size)
+    x = torch.rand(1, channels, size, size, generator=gen)
+    x_plain = x.to(dev)
+
+    def default() -> Any:
+        return engine.run(x)
+
+    plain = _plain_forward(plain_model, x_plain) if plain_model is not None else None
+    for _ in range(warmup):
+        default()
+        if plain is not None:
+            plain()
+    times: list[float] = []
+    plain_times: list[float] = []
+    for _ in range(repeats):
+        times += time_forward(default, dev, 1, 0)
+        if plain is not None:
+            plain_times += time_forward(plain, dev, 1, 0)
     median = statistics.median(times)
     row: dict[str, Any] = {
         "height": size,
@@ -205,9 +234,15 @@ def _bench_size(
         "mean_s": statistics.fmean(times),
         "megapixels_per_s": size * size / 1e6 / median if median > 0 else math.inf,
     }
-    row.update(_measure_memory(forward, dev))
-    if flops:
-        n = count_flops(model, x)
+    if plain_times:
+        row["plain_median_s"] = statistics.median(plain_times)
+        row["speedup"] = row["plain_median_s"] / median if median > 0 else math.inf
+    row.update(_measure_memory(default, dev))
+    if flops and plain_model is not None:
+        from ..models.common import reference_forward
+
+        with reference_forward():
+            n = count_flops(plain_model, x_plain)
         row["gflops"] = None if n is None else n / 1e9
         row["achieved_gflops_per_s"] = None if n is None or median <= 0 else n / 1e9 / median
     return row
@@ -228,6 +263,12 @@ def run_speed(
     model_name: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    backend: str = "torch",
+    plain: bool = True,
+    large_image: Any = None,
+    large_whole: bool = False,
+    context: str = "auto",
+    max_memory: Any = None,
 ) -> dict[str, Any]:
     """Time ``model`` at each size and (optionally) one large photo through the engine.
 
@@ -237,9 +278,13 @@ def run_speed(
         repeats, warmup: timed and untimed passes per size (``repeats`` ≥ 1).
         device, precision: as for the inference engine (``auto`` = CUDA/MPS/CPU; fp16 on CUDA, else fp32).
         large_mp: megapixels of the synthetic photo run end to end through the engine; 0 skips it.
-        tile, tile_overlap: engine tiling for the large photo.
+        tile, tile_overlap, context, max_memory: engine settings for the large photo.
         reference: also time spandrel_extra_arches' MIRNet2 with the same weights (MIRNet-v2 only).
         log: receives one-line progress notes.
+        backend: the engine's backend for the default path (``torch``, ``openvino``, ``onnxruntime``, ``auto``).
+        plain: also time the plain path at each size (alternating with the default path).
+        large_image: a real photo (path) instead of the synthetic ``large_mp`` one.
+        large_whole: also run the large photo whole and compare time and output with the tiled run.
 
     Returns:
         ``{"model", "architecture", "device", "precision", "parameters", "sizes": [...], "large": {...}|None,
@@ -250,8 +295,9 @@ def run_speed(
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     say = log if (log is not None and progress) else (lambda _msg: None)
-    dev, dtype = _resolve(device, precision, model)
-    multiple = int(getattr(model, "size_multiple", 4))
+    from ..models.facts import facts_of
+
+    multiple = facts_of(model).size_multiple
     for s in sizes:
         if s < multiple or s % multiple:
             from ..errors import MirnetError
@@ -261,8 +307,10 @@ def run_speed(
         getattr(model, "in_channels", None) or (getattr(model, "config", {}) or {}).get("inp_channels", 3)
     )
     source_model = model
-    # Time a converted copy: the caller's model (reused for quality runs and the engine) is left as it was.
-    model = copy.deepcopy(model).to(dev, dtype).eval()
+    engine = _engine(model, device, precision, backend, tile=0)
+    dev, dtype = engine.device, engine.dtype
+    # The plain path times a converted copy: the caller's model (reused for quality runs) is left as it was.
+    plain_model = copy.deepcopy(model).to(dev, torch.float32).eval() if plain else None
 
     result: dict[str, Any] = {
         "model": model_name
@@ -272,6 +320,8 @@ def run_speed(
         "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "precision": str(dtype).replace("torch.", ""),
+        "backend": engine.backend,
+        "channels_last": engine.channels_last,
         "torch": torch.__version__,
         "parameters": count_parameters(model),
         "input_channels": channels,
@@ -280,12 +330,14 @@ def run_speed(
         "reference": None,
     }
     for s in sizes:
-        say(f"timing {s}x{s} ...")
-        result["sizes"].append(_bench_size(model, s, channels, dev, dtype, repeats, warmup, flops=True))
+        say(f"timing {s}x{s} (default and plain path, alternating) ...")
+        result["sizes"].append(_bench_size(engine, plain_model, s, channels, repeats, warmup, flops=True))
 
-    if large_mp and large_mp > 0:
+    if (large_mp and large_mp > 0) or large_image is not None:
         result["large"] = _bench_large(
-            source_model, large_mp, channels, device, precision, tile, tile_overlap, dev, say
+            source_model, large_mp, channels, dev, say, large_image=large_image, large_whole=large_whole,
+            settings=dict(device=device, precision=precision, backend=backend, tile=tile, tile_overlap=tile_overlap,
+                          context=context, max_memory=max_memory),
         )
 
     if reference:
@@ -295,6 +347,7 @@ def run_speed(
             say(f"reference: {message}")
         else:
             ref_model = ref_model.to(dev, dtype).eval()
+            model = copy.deepcopy(source_model).to(dev, dtype).eval()
             rows = []
             for ours in result["sizes"]:
                 s = ours["height"]
@@ -347,24 +400,20 @@ def _bench_pair(
     return row
 
 
-def _bench_large(
-    model: Any,
-    large_mp: float,
-    channels: int,
-    device: str,
-    precision: str,
-    tile: Any,
-    tile_overlap: int,
-    dev: Any,
-    say: Callable[[str], None],
-) -> dict[str, Any]:
+def _large_photo(large_mp: float, channels: int, large_image: Any) -> Any:
+    import numpy as np
     import torch
 
-    from .quality import make_engine
+    if large_image is not None:
+        from ..io.images import read_image
 
+        pixels = read_image(large_image).pixels
+        if pixels.ndim == 2:
+            pixels = pixels[..., None]
+        x = torch.from_numpy(np.ascontiguousarray(pixels[..., :channels].transpose(2, 0, 1)))[None].float()
+        return x
     height = max(4, int(round(math.sqrt(large_mp * 1e6 * 3 / 4))))
     width = max(4, int(round(height * 4 / 3)))
-    say(f"running a {width}x{height} ({width * height / 1e6:.2f} MP) synthetic photo through the engine ...")
     # A smooth gradient plus noise: content does not change the cost, but keeps values photo-like.
     gen = torch.Generator().manual_seed(0)
     yy = torch.linspace(0, 1, height).view(1, 1, height, 1)
@@ -372,25 +421,63 @@ def _bench_large(
     x = (0.5 * yy + 0.3 * xx).expand(1, channels, height, width) + 0.05 * torch.randn(
         1, channels, height, width, generator=gen
     )
-    x = x.clamp(0, 1).contiguous()
-    engine = make_engine(model, device=device, precision=precision, tile=tile, tile_overlap=tile_overlap)
-    holder: dict[str, float] = {}
+    return x.clamp(0, 1).contiguous()
 
-    def run() -> None:
-        t0 = time.perf_counter()
-        engine.run(x)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        holder["seconds"] = time.perf_counter() - t0
 
-    mem = _measure_memory(run, dev)
-    return {
+def _bench_large(
+    model: Any,
+    large_mp: float,
+    channels: int,
+    dev: Any,
+    say: Callable[[str], None],
+    *,
+    large_image: Any,
+    large_whole: bool,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    import torch
+
+    x = _large_photo(large_mp, channels, large_image)
+    height, width = x.shape[-2:]
+    what = str(large_image) if large_image is not None else "synthetic photo"
+    say(f"running a {width}x{height} ({width * height / 1e6:.2f} MP) {what} through the engine ...")
+
+    def timed(engine: Any, holder: dict[str, Any]) -> Callable[[], None]:
+        def run() -> None:
+            t0 = time.perf_counter()
+            holder["out"] = engine.run(x)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            holder["seconds"] = time.perf_counter() - t0
+
+        return run
+
+    engine = _engine(model, **settings)
+    tiled: dict[str, Any] = {}
+    mem = _measure_memory(timed(engine, tiled), dev)
+    plan = engine.last_plan
+    row = {
+        "source": what,
         "height": height,
         "width": width,
         "megapixels": height * width / 1e6,
-        "seconds": holder["seconds"],
-        "megapixels_per_s": height * width / 1e6 / holder["seconds"],
-        "tile": tile,
-        "tile_overlap": tile_overlap,
+        "seconds": tiled["seconds"],
+        "megapixels_per_s": height * width / 1e6 / tiled["seconds"],
+        "tile": settings["tile"],
+        "tile_overlap": settings["tile_overlap"],
+        "plan": plan.to_dict() if plan is not None else None,
+        "plan_text": plan.describe() if plan is not None else None,
         **mem,
     }
+    if large_whole:
+        say("running it whole (tile 0) for the tiling overhead and agreement ...")
+        whole_settings = {**settings, "tile": 0, "max_memory": None}
+        whole: dict[str, Any] = {}
+        timed(_engine(model, **whole_settings), whole)()
+        a = (tiled["out"].clamp(0, 1) * 255).round()
+        b = (whole["out"].clamp(0, 1) * 255).round()
+        mse = float(((a - b) ** 2).mean())
+        row["whole_seconds"] = whole["seconds"]
+        row["tiled_over_whole_time"] = tiled["seconds"] / whole["seconds"]
+        row["tiled_vs_whole_psnr_8bit"] = math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+    return row

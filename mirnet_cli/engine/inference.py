@@ -34,6 +34,7 @@ from torch import nn
 
 from ..errors import MirnetError
 from ..models.facts import ModelFacts, facts_of
+from .backends import CompiledModel, resolve_backend
 from .cpu import tune_allocator
 from .device import PrecisionFallbackWarning, parse_precision, resolve_device, resolve_precision
 from .global_context import CONTEXT_MODES, GlobalContext
@@ -145,6 +146,7 @@ class Plan:
     context_scales: tuple[float, ...] = ()  # downscale of each context copy (1 = the whole image)
     budget_bytes: int = 0
     bytes_per_pixel: float = 0.0
+    backend: str = "torch"
 
     @property
     def tiled(self) -> bool:
@@ -176,15 +178,17 @@ class Plan:
 
     def describe(self) -> str:
         """One line for ``--verbose``."""
+        via = "" if self.backend == "torch" else f", {self.backend}"
         if not self.tiled:
-            return f"whole image {self.width}x{self.height} in one pass (memory budget {format_size(self.budget_bytes)})"
+            return (f"whole image {self.width}x{self.height} in one pass (memory budget "
+                    f"{format_size(self.budget_bytes)}{via})")
         ctx = {
             "none": "no global context needed",
             "tile": "each tile its own global context",
         }.get(self.context, self._describe_context())
         return (f"{self.tiles} tiles of {self.tile_w}x{self.tile_h} ({self.cols}x{self.rows}), overlap {self.overlap}, "
                 f"batch {self.batch}, {ctx}; {self.computed_ratio:.3f} pixels computed per output pixel "
-                f"(memory budget {format_size(self.budget_bytes)})")
+                f"(memory budget {format_size(self.budget_bytes)}{via})")
 
 
 def extrapolate_vectors(recorded: list[tuple[float, list[torch.Tensor]]]) -> list[torch.Tensor]:
@@ -230,6 +234,9 @@ class InferenceEngine:
         max_memory: memory budget, e.g. ``"2G"`` or bytes: on the CPU the whole process (default
             :data:`~.memory.DEFAULT_CPU_MAX_MEMORY`), on CUDA/MPS the device memory of one tile batch (default
             a fraction of the free memory).
+        backend: ``torch`` (default), ``openvino``, ``onnxruntime`` or ``auto`` (OpenVINO, else ONNX Runtime, else
+            PyTorch, when installed; CPU only): see :mod:`.backends`. The model is exported once per checkpoint
+            and cached; global context, tiling and the precision guard work the same.
         channels_last: run in the channels-last memory layout (default: on CPU and CUDA when the model's facts
             say its forward keeps that layout).
         min_tile: the out-of-memory back-off gives up below this tile side; also the smallest tile accepted.
@@ -258,6 +265,7 @@ class InferenceEngine:
         *,
         context: str = "auto",
         max_memory: str | int | None = None,
+        backend: str = "torch",
         channels_last: bool | None = None,
         min_tile: int = MIN_TILE,
         memory_fraction: float | None = None,
@@ -295,7 +303,14 @@ class InferenceEngine:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # tiles share one shape: the autotuned kernels are reused
         self._source_model = model
+        self.backend = resolve_backend(backend, self.device)
         self.model = self._prepared(model)
+        self.compiled: CompiledModel | None = None
+        self._compiled_fp32: CompiledModel | None = None
+        if self.backend != "torch":
+            if self.dtype not in (torch.float32, torch.bfloat16):
+                raise MirnetError(f"{self.backend} runs fp32 or bf16; use --precision fp32")
+            self.compiled = CompiledModel(model, self.backend, "bf16" if self.dtype == torch.bfloat16 else "fp32")
         self._warned_fp32 = False
         self.last_plan: Plan | None = None
         self.stats: dict[str, Any] = {"tiles": 0, "context_passes": 0, "fp32_fallbacks": 0, "oom_retries": 0,
@@ -354,7 +369,7 @@ class InferenceEngine:
         bpp = estimate_bytes_per_pixel(self._source_model, self.dtype)
         pixels = height * width
         budget = self._budget(batch * pixels, channels_in, channels_out)
-        plan = Plan(height, width, images=batch, budget_bytes=budget, bytes_per_pixel=bpp)
+        plan = Plan(height, width, images=batch, budget_bytes=budget, bytes_per_pixel=bpp, backend=self.backend)
         if self.tile == 0:
             return plan
         if self.tile == "auto":
@@ -426,14 +441,32 @@ class InferenceEngine:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def _call(self, inp: torch.Tensor, ctx: GlobalContext | None, ctx_mode: str | None,
+              compiled: CompiledModel | None, dtype: torch.dtype) -> torch.Tensor:
+        """The model on one batch, in ``ctx_mode`` (None, record, inject), by PyTorch or a compiled backend."""
+        if compiled is not None:
+            if ctx_mode == "record":
+                out, ctx.vectors = compiled.record(inp)
+                return out
+            return compiled.inject(inp, ctx.vectors) if ctx_mode == "inject" else compiled(inp)
+        if ctx is not None:
+            ctx.begin(ctx_mode)
+        with self._precision(dtype):
+            return self.model(inp)
+
+    def _fp32_compiled(self) -> CompiledModel | None:
+        if self.compiled is None or self.compiled.precision == "fp32":
+            return self.compiled
+        if self._compiled_fp32 is None:
+            self._compiled_fp32 = CompiledModel(self._source_model, self.backend, "fp32")
+        return self._compiled_fp32
+
     def _forward(self, inp: torch.Tensor, ctx: GlobalContext | None, ctx_mode: str | None,
                  progress: _Progress) -> torch.Tensor:
         """One batch: CPU float32 in, CPU float32 out; the reduced-precision guard lives here."""
-        dev_inp = self._to_device(inp)
-        if ctx is not None:
-            ctx.begin(ctx_mode)
-        with progress.blocks(self.model, inp.shape[0] * inp.shape[-2] * inp.shape[-1]), self._precision(self.dtype):
-            out = self.model(dev_inp)
+        dev_inp = self._to_device(inp) if self.compiled is None else inp
+        with progress.blocks(self.model, inp.shape[0] * inp.shape[-2] * inp.shape[-1]):
+            out = self._call(dev_inp, ctx, ctx_mode, self.compiled, self.dtype)
         if not isinstance(out, torch.Tensor):
             raise MirnetError(f"the model returned {type(out).__name__}, expected a tensor")
         if out.ndim != 4 or out.shape[0] != inp.shape[0] or out.shape[-2:] != inp.shape[-2:]:
@@ -442,10 +475,7 @@ class InferenceEngine:
         if self.dtype != torch.float32 and ctx_mode != "record":
             broken = [i for i in range(out.shape[0]) if _guard_tile(out[i], dev_inp[i])]
             if broken:
-                if ctx is not None:
-                    ctx.begin(ctx_mode)
-                with torch.autocast(self.device.type, enabled=False):
-                    redo = self.model(dev_inp[broken].float())
+                redo = self._call(dev_inp[broken].float(), ctx, ctx_mode, self._fp32_compiled(), torch.float32)
                 out = out.float()
                 out[broken] = redo.to(out.dtype)
                 self.stats["fp32_fallbacks"] += len(broken)
@@ -507,7 +537,7 @@ class InferenceEngine:
                               "free memory on the device, or use --device cpu")
         side = self._round_tile(max(current // 2, self.min_tile))
         shrunk = Plan(plan.height, plan.width, images=plan.images, budget_bytes=plan.budget_bytes,
-                      bytes_per_pixel=plan.bytes_per_pixel)
+                      bytes_per_pixel=plan.bytes_per_pixel, backend=plan.backend)
         shrunk = self._tile_plan(shrunk, side)
         shrunk.batch = 1  # the budget estimate was too optimistic: do not batch again
         return shrunk

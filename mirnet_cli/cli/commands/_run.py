@@ -164,6 +164,7 @@ class RestoreRun:
 
     def load(self, choices: Sequence[Any]) -> list[Any]:
         """Load every chosen checkpoint into an engine (raises MirnetError for a model that does not fit)."""
+        from ...engine.backends import resolve_backend
         from ...engine.inference import InferenceEngine
         from ...errors import MirnetError
         from ...loading.checkpoint import load_model
@@ -172,7 +173,9 @@ class RestoreRun:
         steps = []
         for spec, choice in zip(self.steps, choices, strict=True):
             name = choice.registry_name or str(choice.source)
-            self.progress.phase(f"loading {name}")
+            backend = resolve_backend(self.opts.backend, self.device)
+            self.progress.phase(f"loading {name}" + ("" if backend == "torch" else
+                                                    f" ({backend}: a new checkpoint is exported once, ~1 min)"))
             net = load_model(choice.source)
             wants = 6 if spec.dual_pixel else 3
             if net.in_channels != wants:
@@ -180,7 +183,7 @@ class RestoreRun:
                                   f"`{spec.label}` feeds it {wants}")
             engine = InferenceEngine(net, device=self.device, precision=self.opts.precision, tile=self.opts.tile,
                                      tile_overlap=self.opts.tile_overlap, context=self.opts.context,
-                                     max_memory=self.opts.max_memory)
+                                     max_memory=self.opts.max_memory, backend=backend)
             steps.append(Step(spec, engine, name, float(sum(p.numel() for p in net.parameters())) or 1.0))
         return steps
 

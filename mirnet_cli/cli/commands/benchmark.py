@@ -15,7 +15,7 @@ import typer
 
 from ...architectures import ARCHITECTURES
 from ...benchmark.datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
-from ._options import Device, Precision, Quiet, Tile, TileOverlap
+from ._options import Backend, Context, Device, MaxMemory, Precision, Quiet, Tile, TileOverlap
 from ._run import fail as _fail
 
 #: The test sets, one paragraph each (Click rewraps a paragraph as a whole), shown at the end of
@@ -136,6 +136,18 @@ def benchmark(
         "--reference",
         help="Also time spandrel_extra_arches' MIRNet2 with the same weights (if installed).",
     ),
+    plain: bool = typer.Option(
+        True, "--plain/--no-plain",
+        help="--speed: also time the plain path (eager fp32 NCHW, the authors' code) in alternating runs."),
+    large_image: Path | None = typer.Option(
+        None, "--large-image", metavar="PHOTO", help="--speed: run this photo through the engine instead of a "
+        "synthetic --large-mp one."),
+    large_whole: bool = typer.Option(
+        False, "--large-whole", help="--speed: also run the large photo whole (tile 0): time ratio and PSNR of the "
+        "tiled vs the whole-image output."),
+    context: Context = "auto",
+    max_memory: MaxMemory = None,
+    backend: Backend = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Benchmark a model: quality on a test set (--dataset) and/or speed (--speed).
@@ -164,7 +176,8 @@ def benchmark(
         json_path = check_json_path(json_out)
         size_list = _parse_sizes(sizes) if speed else []
         if baseline is None:
-            check_engine_options(SimpleNamespace(tile=tile, device=device, precision=precision))
+            check_engine_options(SimpleNamespace(tile=tile, device=device, precision=precision, context=context,
+                                                 max_memory=max_memory, backend=backend))
     except MirnetError as exc:
         raise _fail(str(exc)) from None
 
@@ -285,6 +298,12 @@ def benchmark(
                 model_name=label,
                 progress=not quiet and sys.stderr.isatty(),
                 log=info,
+                backend=backend,
+                plain=plain,
+                large_image=large_image,
+                large_whole=large_whole,
+                context=context,
+                max_memory=max_memory,
             )
             table_out(format_speed_table(speed_result))
 
