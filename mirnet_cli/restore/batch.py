@@ -243,50 +243,93 @@ class BatchRunner:
 
     # ------------------------------------------------------------------ the batch
     def run(self, jobs: Sequence[Job]) -> Summary:
-        """Process every job in order; never raises for a single job's failure (``KeyboardInterrupt`` excepted)."""
+        """Process every job in order; never raises for a single job's failure (``KeyboardInterrupt`` excepted).
+
+        Decoding the next photo and encoding the previous one run in two helper threads while the current one is
+        restored (an image on a GPU takes about as long as its PNG encode), so at most three photos are in memory:
+        the one being read, the one being restored, the one being written. Results and per-file lines keep the
+        input order of the summary; a file's line appears when its output is on disk.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         known = [j.pixels for j in jobs if j.pixels]
         typical = float(np.median(known)) if known else 1.0
         work = [work_units(j.pixels or typical, self.steps) for j in jobs]
         todo = [i for i, j in enumerate(jobs) if self.overwrite or not j.output.exists()]
         self.progress.start_batch(sum(work[i] for i in todo), len(todo))
-        position = 0
+        results: dict[int, ItemResult] = {}
         for index, job in enumerate(jobs):
             if index not in todo:
-                self.summary.results.append(ItemResult(job.label, "skipped", str(job.output), OUTPUT_EXISTS))
-                continue
-            position += 1
-            self.progress.start_item(position, job.inputs[0].name, work[index])
-            ok = self._one(job)
-            self.progress.end_item()
-            if not ok and self.fail_fast:
-                break
+                results[index] = ItemResult(job.label, "skipped", str(job.output), OUTPUT_EXISTS)
+        self._failed = False
+        reader = ThreadPoolExecutor(1, thread_name_prefix="mirnet-read")
+        writer = ThreadPoolExecutor(1, thread_name_prefix="mirnet-write")
+        pending = None  # the previous job's write: (index, job, future)
+        try:
+            reads = {}
+            if todo:
+                reads[todo[0]] = reader.submit(self._checked_read, jobs[todo[0]])
+            for position, index in enumerate(todo, start=1):
+                job = jobs[index]
+                if position < len(todo):  # read ahead while this one is restored
+                    following = todo[position]
+                    reads[following] = reader.submit(self._checked_read, jobs[following])
+                self.progress.start_item(position, job.inputs[0].name, work[index])
+                start = time.perf_counter()
+                self._plans = []
+                try:
+                    restored = self._restore(job, reads.pop(index).result())
+                except Skip as exc:
+                    results[index] = ItemResult(job.label, "skipped", None, str(exc), time.perf_counter() - start)
+                    self.progress.line(f"skipped {job.label}: {exc}")
+                except Exception as exc:  # noqa: BLE001 - one file's failure never aborts the batch
+                    results[index] = self._failure(job, exc, start)
+                else:
+                    pending = self._finish_write(pending, results)  # one write at a time: bounded memory
+                    pending = (index, job, writer.submit(self._write, job, *restored), start, self._plans)
+                self.progress.end_item()
+                if self.fail_fast and self._failed:
+                    break
+            pending = self._finish_write(pending, results)
+        finally:
+            self._finish_write(pending, results)  # also on Ctrl-C: the output being written is completed
+            reader.shutdown(wait=True, cancel_futures=True)
+            writer.shutdown(wait=True)
+            self.summary.results.extend(results[i] for i in sorted(results))
         return self.summary
 
-    def _one(self, job: Job) -> bool:
-        start = time.perf_counter()
-        self._plans = []
+    def _finish_write(self, pending, results: dict[int, ItemResult]):
+        """Wait for the pending write (if any) and record its job's result and line."""
+        if pending is None:
+            return None
+        index, job, future, start, plans = pending
+        if index in results:
+            return None
         try:
-            self.memory_check(job)
-            size = self._work(job)
-        except Skip as exc:
-            self.summary.results.append(ItemResult(job.label, "skipped", None, str(exc), time.perf_counter() - start))
-            self.progress.line(f"skipped {job.label}: {exc}")
-            return True
-        except Exception as exc:  # noqa: BLE001 - one file's failure never aborts the batch
-            reason = _error_reason(job.label, exc)
-            self.summary.results.append(ItemResult(job.label, "failed", None, reason, time.perf_counter() - start))
-            self.progress.error(f"error: {reason}")
-            return False
+            size = future.result()
+        except Exception as exc:  # noqa: BLE001 - e.g. a full disk: this file fails, the batch goes on
+            results[index] = self._failure(job, exc, start)
+            return None
         seconds = time.perf_counter() - start
-        self.summary.results.append(ItemResult(job.label, "done", str(job.output), None, seconds, self._plans))
+        results[index] = ItemResult(job.label, "done", str(job.output), None, seconds, plans)
         self.progress.line(f"ok {job.label}  {size}  {seconds:.1f} s  -> {job.output}")
-        return True
+        return None
+
+    def _failure(self, job: Job, exc: BaseException, start: float) -> ItemResult:
+        reason = _error_reason(job.label, exc)
+        self.progress.error(f"error: {reason}")
+        self._failed = True
+        return ItemResult(job.label, "failed", None, reason, time.perf_counter() - start)
 
     # ------------------------------------------------------------------ one job
+    def _checked_read(self, job: Job):
+        """The memory check, then the decoded photo (in the reader thread; errors surface at the job's turn)."""
+        self.memory_check(job)
+        return self._read(job)
+
     def _read(self, job: Job):
         from ..io.images import read_image
 
-        self.progress.item_phase("reading")
         if len(job.inputs) == 1:
             image = read_image(job.inputs[0])
             return image, image.pixels, image.pixels
@@ -297,10 +340,9 @@ class BatchRunner:
         left.bit_depth = max(left.bit_depth, right.bit_depth)  # 16-bit views give a 16-bit result
         return left, np.concatenate([left.pixels, right.pixels], axis=2), left.pixels
 
-    def _work(self, job: Job) -> str:
-        from ..io.images import write_image
-
-        image, pixels, before = self._read(job)
+    def _restore(self, job: Job, read):
+        """Run the steps on a decoded photo; returns what :meth:`_write` needs."""
+        image, pixels, before = read
         in_size = _size_text(pixels.shape)
         units = [work_units(pixels.shape[0] * pixels.shape[1], self.steps[: i + 1]) for i in range(len(self.steps))]
         total = units[-1] or 1.0
@@ -328,7 +370,12 @@ class BatchRunner:
                 if self.verbose:
                     self.progress.line(f"  {job.label}: {plan.describe()}")
             self.progress.update(units[i] / total)
-        self.progress.item_phase("writing")
+        return image, pixels, before, in_size
+
+    def _write(self, job: Job, image, pixels, before, in_size: str) -> str:
+        """Encode and write the output (atomically) and the compare sheet; in the writer thread."""
+        from ..io.images import write_image
+
         write_image(job.output, image.with_pixels(pixels), jpeg_quality=self.jpeg_quality)
         if job.compare is not None:
             from .compare import write_compare_sheet

@@ -196,3 +196,48 @@ def test_memory_plan_of_the_30000_square_png_of_the_issue():
                      available=20 * 10**9)
     sr = [Step(task_for("super-resolve", scale=4), None)]
     assert memory_needed(1000, sr) == 1000 * (24 + 80 * 16 + 12)  # ×4: the step runs on 16× the pixels
+
+
+def test_reading_and_writing_overlap_the_restoring_and_keep_the_order(tmp_path, monkeypatch):
+    """The next photo is decoded and the previous one written in helper threads while one is restored; results
+    and lines stay in input order, and a file that fails to write fails alone."""
+    import threading
+    import time
+
+    from mirnet_cli.io import images
+
+    events = []
+    real_read, real_write = images.read_image, images.write_image
+
+    def read(path, *a, **kw):
+        events.append(("read", Path(path).stem, threading.current_thread().name))
+        return real_read(path, *a, **kw)
+
+    def write(path, *a, **kw):
+        events.append(("write", Path(path).stem, threading.current_thread().name))
+        if Path(path).stem == "c":
+            raise OSError("No space left on device")
+        return real_write(path, *a, **kw)
+
+    class SlowEngine(FakeEngine):
+        def restore(self, image, progress=None):
+            events.append(("restore", None, threading.current_thread().name))
+            time.sleep(0.2)
+            return super().restore(image, progress)
+
+    monkeypatch.setattr(images, "read_image", read)
+    monkeypatch.setattr(images, "write_image", write)
+    srcs = [_photo(tmp_path / "in" / f"{n}.png", seed=i) for i, n in enumerate("abcd")]
+    summary = Summary()
+    progress = Recorder()
+    runner = BatchRunner([Step(task_for("denoise"), SlowEngine(), "fake", 1.0)], progress=progress, summary=summary)
+    runner.run([_job(s, tmp_path / "out") for s in srcs])
+    assert [r.status for r in summary.results] == ["done", "done", "failed", "done"]
+    assert [Path(r.input).stem for r in summary.results] == ["a", "b", "c", "d"]
+    assert "No space left" in summary.results[2].reason
+    assert all(t.startswith("mirnet-read") for kind, _, t in events if kind == "read")
+    assert all(t.startswith("mirnet-write") for kind, _, t in events if kind == "write")
+    # b was read before a's restore had finished writing: reading overlapped restoring
+    order = [(kind, stem) for kind, stem, _ in events]
+    assert order.index(("read", "b")) < order.index(("write", "a"))
+    assert (tmp_path / "out" / "d.png").exists() and not (tmp_path / "out" / "c.png").exists()
