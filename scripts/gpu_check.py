@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from mirnet_cli.benchmark.speed import run_speed
     from mirnet_cli.engine.device import cpu_has_native_bf16
     from mirnet_cli.engine.inference import InferenceEngine
-    from mirnet_cli.io.images import read_image, write_image
+    from mirnet_cli.io.images import read_image
     from mirnet_cli.loading.checkpoint import load_model
 
     dry = args.dry_run

@@ -88,9 +88,9 @@ def test_inject_without_record_is_an_error():
 def test_extrapolation_recovers_a_linear_trend():
     v1 = [torch.tensor([1.0, -2.0]), torch.tensor([0.5])]
     slope = [torch.tensor([0.3, 0.1]), torch.tensor([-0.2])]
-    at = lambda s: [a + b * (s - 1) for a, b in zip(v1, slope)]  # noqa: E731
+    at = lambda s: [a + b * (s - 1) for a, b in zip(v1, slope, strict=True)]  # noqa: E731
     out = extrapolate_vectors([(3.0, at(3.0)), (5.0, at(5.0))])
-    for got, want in zip(out, v1):
+    for got, want in zip(out, v1, strict=True):
         torch.testing.assert_close(got, want)
     assert extrapolate_vectors([(2.0, v1)]) is v1  # one copy: its own vectors
 
