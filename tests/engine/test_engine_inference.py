@@ -303,6 +303,13 @@ def test_bad_tile_values(tile):
         engine(LocalNet(), tile=tile)
 
 
+@pytest.mark.parametrize("tile", [3, "63"])
+def test_tiles_below_64_pixels_are_refused_by_default(tile):
+    # --tile 3 once planned 961 passes for a 64² image (a 24 MP photo would need millions)
+    with pytest.raises(MirnetError, match="too small: use at least 64 pixels"):
+        InferenceEngine(LocalNet(), device="cpu", tile=tile)
+
+
 def test_tile_strings_and_rounding():
     assert engine(LocalNet(), tile="auto").tile == "auto"
     assert engine(LocalNet(), tile="0").tile == 0
