@@ -162,7 +162,8 @@ def format_speed_table(result: dict[str, Any]) -> str:
         )
     lines = [
         f"model {result.get('model')}  params {result.get('parameters', 0) / 1e6:.3f} M  "
-        f"device {result.get('device')}  precision {result.get('precision')}  backend {result.get('backend', 'torch')}",
+        f"device {result.get('device')}  precision {result.get('precision')}  backend {result.get('backend', 'torch')}"
+        + (f"  threads {result['threads']}" if result.get("threads") else ""),
         _table(header, rows),
     ]
     if any(r.get("speedup") is not None for r in result.get("sizes", [])):

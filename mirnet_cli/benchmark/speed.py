@@ -269,6 +269,7 @@ def run_speed(
     large_whole: bool = False,
     context: str = "auto",
     max_memory: Any = None,
+    threads: Any = None,
 ) -> dict[str, Any]:
     """Time ``model`` at each size and (optionally) one large photo through the engine.
 
@@ -285,6 +286,8 @@ def run_speed(
         plain: also time the plain path at each size (alternating with the default path).
         large_image: a real photo (path) instead of the synthetic ``large_mp`` one.
         large_whole: also run the large photo whole and compare time and output with the tiled run.
+        threads: CPU threads (``"auto"``, a number, or None for PyTorch's setting); the plain path runs with the
+            same (process-wide) setting, so the comparison is fair.
 
     Returns:
         ``{"model", "architecture", "device", "precision", "parameters", "sizes": [...], "large": {...}|None,
@@ -307,7 +310,7 @@ def run_speed(
         getattr(model, "in_channels", None) or (getattr(model, "config", {}) or {}).get("inp_channels", 3)
     )
     source_model = model
-    engine = _engine(model, device, precision, backend, tile=0)
+    engine = _engine(model, device, precision, backend, tile=0, threads=threads)
     dev, dtype = engine.device, engine.dtype
     # The plain path times a converted copy: the caller's model (reused for quality runs) is left as it was.
     plain_model = copy.deepcopy(model).to(dev, torch.float32).eval() if plain else None
@@ -321,6 +324,7 @@ def run_speed(
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "precision": str(dtype).replace("torch.", ""),
         "backend": engine.backend,
+        "threads": torch.get_num_threads() if dev.type == "cpu" else None,
         "channels_last": engine.channels_last,
         "torch": torch.__version__,
         "parameters": count_parameters(model),
@@ -337,7 +341,7 @@ def run_speed(
         result["large"] = _bench_large(
             source_model, large_mp, channels, dev, say, large_image=large_image, large_whole=large_whole,
             settings=dict(device=device, precision=precision, backend=backend, tile=tile, tile_overlap=tile_overlap,
-                          context=context, max_memory=max_memory),
+                          context=context, max_memory=max_memory, threads=threads),
         )
 
     if reference:

@@ -8,6 +8,10 @@ Measured on this project's 2-core machines (ratios from alternating runs in one 
   0.56x on a Xeon (issue 11's figures, where the faults were ~45% of the time).
 * channels-last convolutions are 1.5-1.9x faster than NCHW once the model's forward keeps the layout (see
   :mod:`mirnet_cli.models.common`), so the CPU path runs channels-last.
+* threads: a forward pass is thousands of short parallel regions, each as slow as its slowest thread; a thread
+  that shares its core with another busy program stalls them all. With one other CPU-bound process on the
+  2-core machine, MIRNet-v2 at 256² took 3.3x longer with 2 threads than with 1 (the bundled model at 512²: 6.1x),
+  so :func:`choose_threads` uses only the cores that are idle when the engine starts.
 * bf16: with AMX (``amx_bf16``) bf16 convolutions ran 1.9x faster than fp32 channels-last; with AVX512-BF16
   alone (Zen 5) they ran *slower* (0.77x vs 0.54x of the reference time for fp32 channels-last), and without
   either PyTorch emulates bf16 ~500x slower. ``--precision auto`` therefore picks bf16 on the CPU only with AMX.
@@ -21,7 +25,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["cpu_flags", "cpu_has_amx", "cpu_has_native_bf16", "tune_allocator"]
+__all__ = ["choose_threads", "cpu_flags", "cpu_has_amx", "cpu_has_native_bf16", "tune_allocator"]
 
 # glibc mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -83,3 +87,37 @@ def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
 def cpu_has_amx(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     """True if the CPU has AMX tiles for bf16 (``amx_bf16``): the only CPUs where bf16 beat fp32 here."""
     return "amx_bf16" in cpu_flags(str(cpuinfo))
+
+
+_chosen_threads: int | None = None
+
+
+def choose_threads(requested: int | None = None) -> int:
+    """Intra-op threads for CPU inference, applied to PyTorch (once per process unless ``requested`` changes).
+
+    ``requested`` (or ``MIRNET_THREADS``) wins; otherwise PyTorch's default (one per physical core, or
+    ``OMP_NUM_THREADS``) capped at the number of cores that were idle over a 0.2 s sample, at least 1.
+    """
+    import torch
+
+    global _chosen_threads
+    if requested is None and os.environ.get("MIRNET_THREADS", "").strip().isdigit():
+        requested = int(os.environ["MIRNET_THREADS"])
+    if requested is not None:
+        threads = max(1, int(requested))
+    elif _chosen_threads is not None:
+        return _chosen_threads
+    else:
+        threads = max(1, min(torch.get_num_threads(), idle_cores()))
+    torch.set_num_threads(threads)
+    _chosen_threads = threads
+    return threads
+
+
+def idle_cores(sample: float = 0.2) -> int:
+    """Logical cores not used by other programs right now (``psutil.cpu_percent`` over ``sample`` seconds)."""
+    import psutil
+
+    logical = psutil.cpu_count(logical=True) or 1
+    busy = psutil.cpu_percent(interval=sample) / 100.0 * logical
+    return max(1, int(logical - busy + 0.3))  # 0.3: a core used 70% by others is not idle

@@ -35,7 +35,7 @@ from torch import nn
 from ..errors import MirnetError
 from ..models.facts import ModelFacts, facts_of
 from .backends import CompiledModel, resolve_backend
-from .cpu import tune_allocator
+from .cpu import choose_threads, tune_allocator
 from .device import PrecisionFallbackWarning, parse_precision, resolve_device, resolve_precision
 from .global_context import CONTEXT_MODES, GlobalContext
 from .memory import (
@@ -237,6 +237,9 @@ class InferenceEngine:
         backend: ``torch`` (default), ``openvino``, ``onnxruntime`` or ``auto`` (OpenVINO, else ONNX Runtime, else
             PyTorch, when installed; CPU only): see :mod:`.backends`. The model is exported once per checkpoint
             and cached; global context, tiling and the precision guard work the same.
+        threads: CPU threads, process-wide: a number, ``"auto"`` (``MIRNET_THREADS``, else one per physical core
+            that is idle when the first engine starts: see :func:`.cpu.choose_threads`; the restore commands use
+            it), or None (default: PyTorch's setting is left alone).
         channels_last: run in the channels-last memory layout (default: on CPU and CUDA when the model's facts
             say its forward keeps that layout).
         min_tile: the out-of-memory back-off gives up below this tile side; also the smallest tile accepted.
@@ -266,6 +269,7 @@ class InferenceEngine:
         context: str = "auto",
         max_memory: str | int | None = None,
         backend: str = "torch",
+        threads: int | str | None = None,
         channels_last: bool | None = None,
         min_tile: int = MIN_TILE,
         memory_fraction: float | None = None,
@@ -298,8 +302,11 @@ class InferenceEngine:
         if channels_last is None:
             channels_last = self.facts.channels_last and self.device.type in ("cpu", "cuda")
         self.channels_last = bool(channels_last)
+        self.threads: int | None = None
         if self.device.type == "cpu":
             tune_allocator()
+            if threads is not None:  # None: leave PyTorch's (process-wide) setting to the caller
+                self.threads = choose_threads(None if threads == "auto" else int(threads))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # tiles share one shape: the autotuned kernels are reused
         self._source_model = model
@@ -310,7 +317,8 @@ class InferenceEngine:
         if self.backend != "torch":
             if self.dtype not in (torch.float32, torch.bfloat16):
                 raise MirnetError(f"{self.backend} runs fp32 or bf16; use --precision fp32")
-            self.compiled = CompiledModel(model, self.backend, "bf16" if self.dtype == torch.bfloat16 else "fp32")
+            self.compiled = CompiledModel(model, self.backend, "bf16" if self.dtype == torch.bfloat16 else "fp32",
+                                          threads=self.threads)
         self._warned_fp32 = False
         self.last_plan: Plan | None = None
         self.stats: dict[str, Any] = {"tiles": 0, "context_passes": 0, "fp32_fallbacks": 0, "oom_retries": 0,
@@ -458,7 +466,7 @@ class InferenceEngine:
         if self.compiled is None or self.compiled.precision == "fp32":
             return self.compiled
         if self._compiled_fp32 is None:
-            self._compiled_fp32 = CompiledModel(self._source_model, self.backend, "fp32")
+            self._compiled_fp32 = CompiledModel(self._source_model, self.backend, "fp32", threads=self.threads)
         return self._compiled_fp32
 
     def _forward(self, inp: torch.Tensor, ctx: GlobalContext | None, ctx_mode: str | None,

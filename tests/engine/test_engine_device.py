@@ -151,3 +151,39 @@ def test_parse_precision():
         parse_precision("int8")
     with pytest.raises(MirnetError, match="unsupported precision"):
         parse_precision(torch.int8)
+
+
+def test_choose_threads_uses_the_idle_cores(monkeypatch):
+    from mirnet_cli.engine import cpu
+
+    monkeypatch.setattr(cpu, "_chosen_threads", None)
+    monkeypatch.delenv("MIRNET_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+        applied = []
+        monkeypatch.setattr(torch, "set_num_threads", applied.append)
+        monkeypatch.setattr(cpu, "idle_cores", lambda sample=0.2: 3)  # another program keeps the rest busy
+        assert cpu.choose_threads() == 3 and applied == [3]
+        assert cpu.choose_threads() == 3  # chosen once per process
+        assert cpu.choose_threads(2) == 2 and applied[-1] == 2  # an explicit number wins
+        monkeypatch.setattr(cpu, "_chosen_threads", None)
+        monkeypatch.setenv("MIRNET_THREADS", "5")
+        assert cpu.choose_threads() == 5
+    finally:
+        monkeypatch.undo()
+        torch.set_num_threads(before)
+
+
+def test_idle_cores_counts_what_others_leave(monkeypatch):
+    import psutil
+
+    from mirnet_cli.engine.cpu import idle_cores
+
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 2)
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval=None: 50.0)  # one core busy
+    assert idle_cores() == 1
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval=None: 3.0)
+    assert idle_cores() == 2
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval=None: 100.0)
+    assert idle_cores() == 1  # never 0

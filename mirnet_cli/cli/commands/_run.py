@@ -169,6 +169,7 @@ class RestoreRun:
         from ...errors import MirnetError
         from ...loading.checkpoint import load_model
         from ...restore.batch import Step
+        from ._options import check_threads
 
         steps = []
         for spec, choice in zip(self.steps, choices, strict=True):
@@ -183,7 +184,8 @@ class RestoreRun:
                                   f"`{spec.label}` feeds it {wants}")
             engine = InferenceEngine(net, device=self.device, precision=self.opts.precision, tile=self.opts.tile,
                                      tile_overlap=self.opts.tile_overlap, context=self.opts.context,
-                                     max_memory=self.opts.max_memory, backend=backend)
+                                     max_memory=self.opts.max_memory, backend=backend,
+                                     threads=check_threads(self.opts.threads))
             steps.append(Step(spec, engine, name, float(sum(p.numel() for p in net.parameters())) or 1.0))
         return steps
 

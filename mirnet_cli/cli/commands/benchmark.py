@@ -15,7 +15,7 @@ import typer
 
 from ...architectures import ARCHITECTURES
 from ...benchmark.datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
-from ._options import Backend, Context, Device, MaxMemory, Precision, Quiet, Tile, TileOverlap
+from ._options import Backend, Context, Device, MaxMemory, Precision, Quiet, Threads, Tile, TileOverlap
 from ._run import fail as _fail
 
 #: The test sets, one paragraph each (Click rewraps a paragraph as a whole), shown at the end of
@@ -148,6 +148,7 @@ def benchmark(
     context: Context = "auto",
     max_memory: MaxMemory = None,
     backend: Backend = "auto",
+    threads: Threads = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Benchmark a model: quality on a test set (--dataset) and/or speed (--speed).
@@ -170,14 +171,14 @@ def benchmark(
     table_out = (lambda text: typer.echo(text, err=True)) if to_stdout else typer.echo
 
     try:
-        from ._options import check_engine_options, check_json_path
+        from ._options import check_engine_options, check_json_path, check_threads
 
         # Every option is checked before any data is read or any model is chosen (exit 2, one line).
         json_path = check_json_path(json_out)
         size_list = _parse_sizes(sizes) if speed else []
         if baseline is None:
             check_engine_options(SimpleNamespace(tile=tile, device=device, precision=precision, context=context,
-                                                 max_memory=max_memory, backend=backend))
+                                                 max_memory=max_memory, backend=backend, threads=threads))
     except MirnetError as exc:
         raise _fail(str(exc)) from None
 
@@ -304,6 +305,7 @@ def benchmark(
                 large_whole=large_whole,
                 context=context,
                 max_memory=max_memory,
+                threads=check_threads(threads),
             )
             table_out(format_speed_table(speed_result))
 
