@@ -103,3 +103,22 @@ def test_engine_with_a_backend_tiles_with_global_context(tiny, compiled_cache, b
     assert eng.last_plan.backend == backend and eng.last_plan.tiles > 1 and eng.stats["context_passes"] == 1
     torch_tiled = InferenceEngine(tiny, device="cpu", tile=64, tile_overlap=16, context="full").run(x)
     assert psnr(tiled, torch_tiled) > 80  # the same algorithm, only another runtime
+
+
+def test_openvino_compiles_per_shape_and_keeps_a_few(tiny, compiled_cache):
+    # OpenVINO plans memory only for static shapes (dynamic ones took 7.5x the activation memory): each input shape
+    # gets its own compiled graph, and only the most recent OPENVINO_SHAPES_KEPT stay in memory.
+    if not backend_available("openvino"):
+        pytest.skip("openvino is not installed (it is in the dev extras that CI installs)")
+    compiled = CompiledModel(tiny, "openvino")
+    shapes = [(32, 48), (64, 64), (32, 48), (40, 56), (48, 32), (64, 96)]
+    for h, w in shapes:
+        x = image(h, w)
+        with torch.inference_mode():
+            expected = tiny(x)
+        torch.testing.assert_close(compiled(x), expected, atol=1e-4, rtol=1e-4)
+        assert len(compiled._ov_compiled) <= backends.OPENVINO_SHAPES_KEPT
+    kept = [key[1][2:] for key in compiled._ov_compiled]
+    assert kept == [(40, 56), (48, 32), (64, 96)]  # least recently used dropped first
+    static = [c.inputs[0].get_partial_shape().is_static for c in compiled._ov_compiled.values()]
+    assert all(static)
