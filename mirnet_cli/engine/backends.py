@@ -14,10 +14,12 @@ engine's :class:`~.global_context.GlobalContext` hooks active while tracing, so 
 * ``inject(x, v_0, …, v_{L-1}) -> y``: tiles receive the vectors as inputs.
 
 Both are exported with dynamic batch, height and width. ONNX Runtime runs them as they are; OpenVINO compiles
-them once per input shape (a few recent shapes kept, see :data:`OPENVINO_SHAPES_KEPT`), because its CPU plugin
-plans memory only for static shapes: nf16 denoiser at 512², peak activation memory 3,786 B/px dynamic vs 502
-static (and 4.8 s vs 3.3 s); MIRNet-v2 at 256², 18,719 vs 2,189 B/px; a compile took 1.6 s for either. A tiled
-photo has one tile shape and one or two context-copy shapes, so it compiles at most three times. The exported files are cached under
+them for each input shape, because its CPU plugin plans memory only for static shapes: nf16 denoiser at 512², peak
+activation memory 3,786 B/px dynamic vs 502 static (4.8 s vs 3.3 s); MIRNet-v2 at 256², 18,719 vs 2,189 B/px; a
+compile took 1.6 s for either. A compiled graph holds its activation memory until it is dropped, so one shape per
+graph (record, inject) is kept: a tiled photo compiles its context copies and its tile shape, and the next photo
+of the same size reuses the tile graph. The memory the kept graphs hold is reported by :meth:`CompiledModel.held_bytes`
+so that the engine's memory plan counts it as reusable, not as taken. The exported files are cached under
 ``<HF_HOME>/mirnet/compiled/<key>/``, ``key`` a hash of the weights, the configuration, the backend and its version,
 so the export (about a minute for MIRNet-v2 on 2 cores) happens once per checkpoint. Exports trace the authors'
 formulation (:func:`mirnet_cli.models.common.reference_forward`): the runtimes fuse it themselves, and the fast
@@ -33,7 +35,6 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,9 @@ from ..models.common import reference_forward
 from ..models.facts import facts_of
 from .global_context import GlobalContext
 
-__all__ = ["BACKENDS", "CompiledModel", "backend_available", "compiled_cache_dir", "resolve_backend"]
+__all__ = ["AUTO_COMPILED_MIN_PARAMETERS", "BACKENDS", "CompiledModel", "backend_available", "compiled_cache_dir", "resolve_backend"]
 
 BACKENDS = ("auto", "torch", "openvino", "onnxruntime")
-# A compiled shape holds 80-125 MB (nf16 / MIRNet-v2): keep the tile shape and the two context-copy shapes.
-OPENVINO_SHAPES_KEPT = 3
 _EXPORT_FORMAT = "2"  # bump when the wrappers or export settings change: old cache entries are then ignored
 
 
@@ -64,8 +63,18 @@ def backend_available(name: str) -> bool:
     return False
 
 
-def resolve_backend(spec: str, device: torch.device) -> str:
-    """``auto|torch|openvino|onnxruntime`` → the backend to use on ``device``.
+# ``auto`` compiles only models at least this big. Measured in one process with alternating runs
+# (scripts/backend_speed.py, 2-core AMD EPYC, fp32): MIRNet-v2 (5.86 M parameters) at 256², OpenVINO 1.24-1.70x and
+# ONNX Runtime 0.93-1.43x the speed of the PyTorch default path; the bundled n_feat-16 models (0.24 M) at 256² and
+# 1024², OpenVINO 0.49-0.80x and ONNX Runtime 0.66-0.93x: their small grouped convolutions suit PyTorch's kernels.
+AUTO_COMPILED_MIN_PARAMETERS = 1_000_000
+
+
+def resolve_backend(spec: str, device: torch.device, model: nn.Module | None = None) -> str:
+    """``auto|torch|openvino|onnxruntime`` → the backend to use on ``device`` (for ``model`` when given).
+
+    ``auto`` takes OpenVINO, else ONNX Runtime, when installed, on the CPU, for models of at least
+    :data:`AUTO_COMPILED_MIN_PARAMETERS` parameters; PyTorch otherwise.
 
     Raises:
         MirnetError: unknown name; an extra that is not installed (with the pip command); an extra on a
@@ -77,6 +86,8 @@ def resolve_backend(spec: str, device: torch.device) -> str:
     device = torch.device(device)
     if name == "auto":
         if device.type != "cpu":
+            return "torch"
+        if model is not None and sum(p.numel() for p in model.parameters()) < AUTO_COMPILED_MIN_PARAMETERS:
             return "torch"
         return next((b for b in ("openvino", "onnxruntime") if backend_available(b)), "torch")
     if name != "torch" and device.type != "cpu":
@@ -226,7 +237,8 @@ class CompiledModel:
             if threads:
                 config["INFERENCE_NUM_THREADS"] = int(threads)
             self._ov_core, self._ov_config = ov.Core(), config
-            self._ov_compiled: OrderedDict[tuple, Any] = OrderedDict()
+            # graph name -> (input shape, compiled graph, bytes it holds, process memory before it was compiled)
+            self._ov_compiled: dict[str, tuple[tuple[int, ...], Any, int | None, int]] = {}
             # compiled per input shape on first use (see the module docstring): the names stand for the graphs
             self._record = "record"
             self._inject = "inject" if self.has_context else None
@@ -244,24 +256,41 @@ class CompiledModel:
     def _run(self, compiled: Any, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         arrays = [t.detach().to("cpu", torch.float32).contiguous().numpy() for t in inputs]
         if self.backend == "openvino":
-            compiled = self._openvino_for(compiled, arrays[0].shape)
+            from .memory import process_rss
+
+            graph = compiled
+            compiled = self._openvino_for(graph, arrays[0].shape)
             result = compiled.create_infer_request().infer(arrays)
+            shape, _compiled, held, before = self._ov_compiled[graph]
+            if held is None:  # first inference of a new graph: what it took stays held (activation plan, weights)
+                self._ov_compiled[graph] = (shape, compiled, max(process_rss() - before, 0), before)
             return [torch.from_numpy(result[o].copy()) for o in compiled.outputs]
         names = [i.name for i in compiled.get_inputs()]
         return [torch.from_numpy(a) for a in compiled.run(None, dict(zip(names, arrays, strict=True)))]
 
     def _openvino_for(self, graph: str, shape: tuple[int, ...]) -> Any:
-        """``graph`` (record or inject) compiled for an input of ``shape``; the least recently used is dropped."""
-        key = (graph, tuple(shape))
-        if key in self._ov_compiled:
-            self._ov_compiled.move_to_end(key)
-            return self._ov_compiled[key]
+        """``graph`` (record or inject) compiled for an input of ``shape``: the kept one when the shape matches, else
+        the kept one is dropped first (its memory freed) and the graph compiled for ``shape``."""
+        from .memory import process_rss
+
+        kept = self._ov_compiled.pop(graph, None)
+        if kept is not None and kept[0] == tuple(shape):
+            self._ov_compiled[graph] = kept
+            return kept[1]
+        del kept
+        before = process_rss()
         model = self._ov_core.read_model(str(self.folder / f"{graph}.xml"))
         model.reshape({model.inputs[0].get_any_name(): list(shape)})
-        while len(self._ov_compiled) >= OPENVINO_SHAPES_KEPT:
-            self._ov_compiled.popitem(last=False)
-        compiled = self._ov_compiled[key] = self._ov_core.compile_model(model, "CPU", self._ov_config)
+        compiled = self._ov_core.compile_model(model, "CPU", self._ov_config)
+        self._ov_compiled[graph] = (tuple(shape), compiled, None, before)  # held: measured after the first inference
         return compiled
+
+    def held_bytes(self) -> int:
+        """Memory held by the kept compiled graphs (measured around their compile and first inference): it is
+        reused by the next inference of the same shape, or freed before another shape is compiled."""
+        if self.backend != "openvino":
+            return 0  # ONNX Runtime's arena is in the process's memory like PyTorch's
+        return sum(held or 0 for _shape, _compiled, held, _before in self._ov_compiled.values())
 
     def record(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``y`` and the global vectors of ``x`` (one image)."""

@@ -310,7 +310,7 @@ class InferenceEngine:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # tiles share one shape: the autotuned kernels are reused
         self._source_model = model
-        self.backend = resolve_backend(backend, self.device)
+        self.backend = resolve_backend(backend, self.device, model)
         self.model = self._prepared(model)
         self.compiled: CompiledModel | None = None
         self._compiled_fp32: CompiledModel | None = None
@@ -358,6 +358,8 @@ class InferenceEngine:
         if self.device.type == "cpu":
             cap = self.max_memory if self.max_memory is not None else DEFAULT_CPU_MAX_MEMORY
             rss = process_rss()
+            if self.compiled is not None:  # a compiled graph's memory is reused by the next tile or photo
+                rss -= self.compiled.held_bytes()
             # The engine's own image-sized buffers: the padded input copy, the blending sum (normalised in
             # place), and the caller's clamped HWC copy of the result.
             images = 4 * pixels * (channels_in + 2 * channels_out)

@@ -174,10 +174,11 @@ class RestoreRun:
         steps = []
         for spec, choice in zip(self.steps, choices, strict=True):
             name = choice.registry_name or str(choice.source)
-            backend = resolve_backend(self.opts.backend, self.device)
-            self.progress.phase(f"loading {name}" + ("" if backend == "torch" else
-                                                    f" ({backend}: a new checkpoint is exported once, ~1 min)"))
+            self.progress.phase(f"loading {name}")
             net = load_model(choice.source)
+            backend = resolve_backend(self.opts.backend, self.device, net)
+            if backend != "torch":
+                self.progress.phase(f"loading {name} ({backend}: a new checkpoint is exported once, ~1 min)")
             wants = 6 if spec.dual_pixel else 3
             if net.in_channels != wants:
                 raise MirnetError(f"{choice.source}: this model takes {net.in_channels} input channels but "
