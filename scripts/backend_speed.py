@@ -4,7 +4,7 @@
     python scripts/backend_speed.py mirnet_v2-nf16-denoise --size 1024 --repeats 3
 
 ``plain`` is the model as the authors wrote it (eager PyTorch, fp32, NCHW, their formulation); ``torch`` is the
-engine's default PyTorch path (fast formulation, channels-last); then OpenVINO fp32 and bf16 and ONNX Runtime when
+engine's default PyTorch path (fast formulation, channels-last; with ``--torch-bf16`` also in bf16); then OpenVINO fp32 and bf16 and ONNX Runtime when
 installed. The variants run one after the other in every repeat, so a shared machine's load falls on all of them
 alike; the speed-up is the ratio of medians. The first call of each (export, compile, warm-up) is not timed.
 """
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", default="auto", help="as mirnet's --threads")
+    parser.add_argument("--torch-bf16", action="store_true", help="also PyTorch in bf16 (where the CPU runs it)")
     parser.add_argument("--backends", default="openvino,onnxruntime",
                         help="compiled runtimes to add when installed (comma-separated; '' for PyTorch only)")
     args = parser.parse_args(argv)
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 
     variants = {"plain (authors' code)": plain}
     engines = {"torch": InferenceEngine(model, device="cpu", tile=0, threads=threads)}
+    if args.torch_bf16:
+        engines["torch bf16"] = InferenceEngine(model, device="cpu", tile=0, precision="bf16", threads=threads)
     for backend, precision in (("openvino", "fp32"), ("openvino", "bf16"), ("onnxruntime", "fp32")):
         if backend in args.backends.split(",") and backend_available(backend):
             engines[f"{backend} {precision}"] = InferenceEngine(model, device="cpu", tile=0, backend=backend,

@@ -1,11 +1,21 @@
 """Optional CPU runtimes: the model exported once to OpenVINO or ONNX Runtime, run by the engine.
 
 ``pip install 'mirnet-cli[openvino]'`` (or ``[onnxruntime]``) and ``--backend auto|torch|openvino|onnxruntime``.
-``auto`` takes OpenVINO when it is installed, else ONNX Runtime, else PyTorch, on the CPU only (on CUDA and MPS
-the engine always runs PyTorch). Measured on this project's 2-core AMD EPYC (Zen 5, AVX-512 + AVX512-BF16),
-MIRNet-v2 at 256², time relative to the authors' formulation in eager PyTorch fp32, alternating runs in one
-process: PyTorch default path (fast formulation, channels-last) 0.534, ONNX Runtime 1.32 fp32 0.290, OpenVINO
-2026.4 fp32 0.207, OpenVINO bf16 0.129 (max abs difference to PyTorch fp32: 2e-6 fp32, 9e-3 bf16).
+``auto`` is PyTorch (see :func:`resolve_backend`); on CUDA and MPS the engine always runs PyTorch. Measured with
+``scripts/backend_speed.py`` (one process, alternating runs, one thread, 2-core AMD EPYC with AVX-512 and
+AVX512-BF16, no AMX), speed-up over the authors' code in eager PyTorch fp32:
+
+==========================  ===============  ==========  ==========  ==========  ============
+model, size                 PyTorch default  PyTorch      OpenVINO    OpenVINO    ONNX Runtime
+                            (fp32)           bf16         fp32        bf16        fp32
+==========================  ===============  ==========  ==========  ==========  ============
+MIRNet-v2, 256²             1.78             2.97         1.71        2.36        1.34
+bundled n_feat 16, 256²     1.76             1.40         0.87        1.52        1.14
+==========================  ===============  ==========  ==========  ==========  ============
+
+Max abs difference to the authors' code: 2.6e-6 PyTorch, 2.3e-6 OpenVINO fp32, 8.4e-3 OpenVINO bf16, 7e-7 ONNX
+Runtime. With two threads on the same busy 2-core machine OpenVINO fared better than PyTorch (3.6x vs 2.1x), but
+``--threads auto`` would not use two threads there.
 
 How the global context survives export: the model is exported twice, as two small wrappers around it with the
 engine's :class:`~.global_context.GlobalContext` hooks active while tracing, so the hooks become graph edges:
@@ -46,7 +56,7 @@ from ..models.common import reference_forward
 from ..models.facts import facts_of
 from .global_context import GlobalContext
 
-__all__ = ["AUTO_COMPILED_MIN_PARAMETERS", "BACKENDS", "CompiledModel", "backend_available", "compiled_cache_dir", "resolve_backend"]
+__all__ = ["BACKENDS", "CompiledModel", "backend_available", "compiled_cache_dir", "resolve_backend"]
 
 BACKENDS = ("auto", "torch", "openvino", "onnxruntime")
 _EXPORT_FORMAT = "2"  # bump when the wrappers or export settings change: old cache entries are then ignored
@@ -63,18 +73,13 @@ def backend_available(name: str) -> bool:
     return False
 
 
-# ``auto`` compiles only models at least this big. Measured in one process with alternating runs
-# (scripts/backend_speed.py, 2-core AMD EPYC, fp32): MIRNet-v2 (5.86 M parameters) at 256², OpenVINO 1.24-1.70x and
-# ONNX Runtime 0.93-1.43x the speed of the PyTorch default path; the bundled n_feat-16 models (0.24 M) at 256² and
-# 1024², OpenVINO 0.49-0.80x and ONNX Runtime 0.66-0.93x: their small grouped convolutions suit PyTorch's kernels.
-AUTO_COMPILED_MIN_PARAMETERS = 1_000_000
+def resolve_backend(spec: str, device: torch.device) -> str:
+    """``auto|torch|openvino|onnxruntime`` → the backend to use on ``device``.
 
-
-def resolve_backend(spec: str, device: torch.device, model: nn.Module | None = None) -> str:
-    """``auto|torch|openvino|onnxruntime`` → the backend to use on ``device`` (for ``model`` when given).
-
-    ``auto`` takes OpenVINO, else ONNX Runtime, when installed, on the CPU, for models of at least
-    :data:`AUTO_COMPILED_MIN_PARAMETERS` parameters; PyTorch otherwise.
+    ``auto`` is PyTorch: at one thread its default path was the fastest fp32 runtime for every model and size
+    measured (scripts/backend_speed.py, 2-core AMD EPYC, speed-up over the authors' code: MIRNet-v2 256² PyTorch
+    1.78x, OpenVINO 1.71x, ONNX Runtime 1.34x; bundled n_feat-16 model 256² 1.76x / 0.87x / 1.14x, 1024² 2.04x /
+    0.94x / 1.23x). The compiled runtimes run when asked for (OpenVINO bf16 was 2.36x on MIRNet-v2).
 
     Raises:
         MirnetError: unknown name; an extra that is not installed (with the pip command); an extra on a
@@ -85,11 +90,7 @@ def resolve_backend(spec: str, device: torch.device, model: nn.Module | None = N
         raise MirnetError(f"invalid backend {spec!r}; use one of {', '.join(BACKENDS)}")
     device = torch.device(device)
     if name == "auto":
-        if device.type != "cpu":
-            return "torch"
-        if model is not None and sum(p.numel() for p in model.parameters()) < AUTO_COMPILED_MIN_PARAMETERS:
-            return "torch"
-        return next((b for b in ("openvino", "onnxruntime") if backend_available(b)), "torch")
+        return "torch"
     if name != "torch" and device.type != "cpu":
         raise MirnetError(f"backend {name} runs on the CPU only; use --device cpu, or --backend torch on {device.type}")
     if not backend_available(name):

@@ -51,23 +51,12 @@ def test_resolve_backend_rules(monkeypatch):
     with pytest.raises(MirnetError, match="invalid backend 'tensorrt'"):
         resolve_backend("tensorrt", CPU)
     monkeypatch.setattr(backends, "backend_available", lambda name: True)
-    assert resolve_backend("auto", CPU) == "openvino"
+    # auto stays PyTorch even with both runtimes installed: its default path was the fastest fp32 runtime measured
+    assert resolve_backend("auto", CPU) == "torch"
+    assert resolve_backend("openvino", CPU) == "openvino"
     assert resolve_backend("auto", torch.device("cuda", 0)) == "torch"  # GPUs always run PyTorch
     with pytest.raises(MirnetError, match="runs on the CPU only"):
         resolve_backend("onnxruntime", torch.device("cuda", 0))
-    monkeypatch.setattr(backends, "backend_available", lambda name: name in ("torch", "onnxruntime"))
-    assert resolve_backend("auto", CPU) == "onnxruntime"
-
-
-def test_auto_compiles_only_models_where_it_pays(monkeypatch, tiny):
-    # the compact models ran slower in OpenVINO and ONNX Runtime than in PyTorch; the full MIRNet-v2 faster
-    monkeypatch.setattr(backends, "backend_available", lambda name: True)
-    assert sum(p.numel() for p in tiny.parameters()) < backends.AUTO_COMPILED_MIN_PARAMETERS
-    assert resolve_backend("auto", CPU, tiny) == "torch"
-    assert resolve_backend("openvino", CPU, tiny) == "openvino"  # asked for explicitly: kept
-    full = build_model("mirnet_v2")
-    assert resolve_backend("auto", CPU, full) == "openvino"
-    assert InferenceEngine(tiny, device="cpu", backend="auto").backend == "torch"
 
 
 def test_bf16_needs_openvino(tiny, compiled_cache):

@@ -44,9 +44,9 @@ MaxMemory = Annotated[str | None, typer.Option(
                          "tile batch on a GPU (default 70% of its free memory).")]
 Backend = Annotated[str, typer.Option(
     envvar="MIRNET_BACKEND", metavar="auto|torch|openvino|onnxruntime",
-    help="CPU runtime. auto: OpenVINO or ONNX Runtime when installed (pip install 'mirnet-cli[openvino]'; "
-         "2-4x faster on the CPU; the model is exported once per checkpoint, about a minute), else PyTorch. "
-         "GPUs always run PyTorch.")]
+    help="CPU runtime. auto: PyTorch (the fastest in fp32 where measured). openvino / onnxruntime: pip install "
+         "'mirnet-cli[openvino]' (or [onnxruntime]); the model is exported once per checkpoint, about a minute; "
+         "openvino with --precision bf16 was 2.4x the authors' speed on MIRNet-v2. GPUs always run PyTorch.")]
 Threads = Annotated[str, typer.Option(
     envvar="MIRNET_THREADS", metavar="auto|N",
     help="CPU threads. auto: one per core that is idle when the run starts (a core shared with another busy "

@@ -176,7 +176,7 @@ class RestoreRun:
             name = choice.registry_name or str(choice.source)
             self.progress.phase(f"loading {name}")
             net = load_model(choice.source)
-            backend = resolve_backend(self.opts.backend, self.device, net)
+            backend = resolve_backend(self.opts.backend, self.device)
             if backend != "torch":
                 self.progress.phase(f"loading {name} ({backend}: a new checkpoint is exported once, ~1 min)")
             wants = 6 if spec.dual_pixel else 3
