@@ -356,7 +356,7 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
         exclude = list(data.exclude) + list(spec.get("exclude") or [])
         mode = spec.get("synthetic")
         weight = float(spec.get("weight", 1.0))
-        label = str(data_path(folder).name or folder)
+        label = "/".join(data_path(folder).parts[-2:]) or str(folder)
         if mode:
             clean = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                        say=report)
