@@ -80,6 +80,12 @@ def benchmark(
         None, "--data-dir", help="Folder of the test set (layout per adapter)."
     ),
     input_dir: Path | None = typer.Option(None, "--input-dir", help="Inputs for --dataset folder."),
+    pair_pattern: str | None = typer.Option(
+        None,
+        "--pair-pattern",
+        help="--dataset folder: pair input and target stems by pattern, * being the shared part, e.g. "
+        "'*_noise=*_gt' pairs 01_noise.png with 01_gt.png (targets may sit in the input folder).",
+    ),
     target_dir: Path | None = typer.Option(
         None, "--target-dir", help="Targets for --dataset folder (matched by file name)."
     ),
@@ -208,6 +214,7 @@ def benchmark(
         if dataset is not None:
             ds = load_dataset(
                 dataset, data_dir, input_dir=input_dir, target_dir=target_dir, scale=scale, task=task,
+                pair_pattern=pair_pattern,
                 degrade=degrade, seed=seed,
             )
             if names:
