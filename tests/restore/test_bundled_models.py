@@ -19,6 +19,8 @@ from mirnet_cli.restore.selection import choose_weights
 from tests.conftest import FIXTURES, ROOT
 
 BUNDLED = {"denoise": "mirnet_v2-nf16-denoise", "enhance:lowlight": "mirnet_v2-nf16-lowlight",
+           "enhance:contrast": "mirnet_v2-nf16-contrast", "super-resolve:x2": "mirnet_v2-nf16-sr",
+           "super-resolve:x3": "mirnet_v2-nf16-sr", "super-resolve:x4": "mirnet_v2-nf16-sr",
            "oldphoto": "mirnet_v2-nf16-oldphoto"}
 REGISTRY_JSON = json.loads((ROOT / "weights" / "registry.json").read_text())
 RAW = {e["name"]: e for e in REGISTRY_JSON["entries"]}
@@ -68,21 +70,37 @@ def test_provenance_is_complete_and_evaluation_is_on_held_back_images(name):
     assert any(ev["model"].startswith("baseline:") for ev in evaluation)
     assert any(not ev["model"].startswith("baseline:") for ev in evaluation)
     held_back = set(data["held_back"])
+    # Every training folder is named with where it came from and on what terms.
+    for src in data["sources"]:
+        assert src["dir"] and src["source"] != "unknown" and src["terms"] != "unknown", src
+    trained_on = {src["dir"] for src in data["sources"]}
     for ev in evaluation:
         assert {"psnr", "ssim", "input_psnr", "input_ssim"} <= set(ev["mean"])
-        if ev["dataset"] != "sidd":  # SIDD is not a training source at all
+        if ev["data_dir"] in trained_on:  # a test set drawn from a training folder: only held-back images
             assert set(ev["images"]) <= held_back, ev["tag"]
+        # Evaluation sets the project keeps out of training are never a training folder.
+        for kept_out in ("sidd", "set14", "set5", "mcmaster", "fivek", "lowlight_eval"):
+            assert not any(kept_out in d.lower() for d in trained_on), (name, kept_out)
         if not ev["model"].startswith("baseline:"):
             # The model must beat doing nothing on every held-back set.
             assert ev["mean"]["psnr"] > ev["mean"]["input_psnr"] + 1.0, ev["tag"]
 
 
-def test_readme_table_matches_the_registry():
+def test_readme_tables_match_the_registry():
     spec = importlib.util.spec_from_file_location("readme_table", ROOT / "weights" / "bundled" / "readme_table.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     readme = (ROOT / "README.md").read_text()
     assert module.render(REGISTRY_JSON) in readme, "run: python weights/bundled/readme_table.py --write"
+    assert module.render_night(REGISTRY_JSON) in readme, "run: python weights/bundled/readme_table.py --write"
+
+
+def test_the_low_light_model_was_checked_on_real_night_photos():
+    night = RAW[BUNDLED["enhance:lowlight"]]["provenance"]["night_photos"]
+    assert len(night["images"]) >= 50 and {"model", "clahe-gamma", "input"} <= set(night["mean"])
+    for row in night["images"]:
+        for who in ("model", "clahe-gamma"):
+            assert {"saturation", "clipped", "tint", "brightness"} <= set(row[who])
 
 
 def _smooth_photo(h: int = 96, w: int = 128) -> np.ndarray:
@@ -118,3 +136,35 @@ def test_bundled_lowlight_model_enhances_a_held_back_lol_photo():
     out = InferenceEngine(load_model(BUNDLED["enhance:lowlight"]), device="cpu").restore(low)
     assert out.mean() > 3 * low.mean()
     assert _psnr(out, high) > _psnr(low, high) + 5.0
+
+
+def _bicubic(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    planes = [np.asarray(Image.fromarray(c.astype(np.float32), mode="F").resize(size, Image.BICUBIC)) for c in
+              img.transpose(2, 0, 1)]
+    return np.clip(np.stack(planes, axis=2), 0, 1).astype(np.float32)
+
+
+def test_bundled_super_resolver_beats_bicubic_at_every_factor():
+    engine = InferenceEngine(load_model(BUNDLED["super-resolve:x4"]), device="cpu")
+    hr = _smooth_photo(96, 144).astype(np.float32)
+    for s in (2, 3, 4):
+        lr = _bicubic(hr, (144 // s, 96 // s))
+        up = _bicubic(lr, (144, 96))
+        out = engine.restore(up)
+        assert out.shape == hr.shape
+        inner = (slice(s, -s), slice(s, -s))  # the SR protocol's border crop
+        assert _psnr(out[inner], hr[inner]) > _psnr(up[inner], hr[inner]) + 0.2, s
+
+
+def test_bundled_contrast_model_restores_a_flat_rendering():
+    from mirnet_cli.train.degradations import degrade
+
+    photo = _smooth_photo().astype(np.float32)
+    engine = InferenceEngine(load_model(BUNDLED["enhance:contrast"]), device="cpu")
+    gains = []
+    for seed in range(3):
+        flat = degrade(photo, "contrast", np.random.default_rng(seed))
+        gains.append(_psnr(engine.restore(flat), photo) - _psnr(flat, photo))
+    assert np.mean(gains) > 1.0

@@ -58,12 +58,27 @@ def test_unprocess_then_process_gives_the_photo_back():
 
     yy, xx = np.mgrid[0:64, 0:96] / 96.0
     smooth = np.stack([0.1 + 0.8 * xx, 0.2 + 0.6 * yy, 0.5 + 0.3 * np.sin(4 * xx)], axis=2).astype(np.float32)
-    for seed in range(4):
+    for seed, method in zip(range(6), camera.DEMOSAIC_METHODS * 2, strict=True):
         cam = camera.random_camera(np.random.default_rng(seed))
-        back = camera.process(camera.unprocess(smooth, cam), cam, demosaic_method="ea")
+        back = camera.process(camera.unprocess(smooth, cam), cam, demosaic_method=method)
         # Colour matrix, gains, gamma and tone curve are undone exactly; only demosaicing (which cannot restore
         # pixel-level detail, so the test image is smooth) and 16-bit rounding differ.
         assert psnr(back[4:-4, 4:-4], smooth[4:-4, 4:-4]) > 40.0
+
+
+def test_malvar_he_cutler_demosaicing_keeps_more_detail_than_bilinear(clean):
+    from mirnet_cli.train import camera
+
+    yy, xx = np.mgrid[0:64, 0:64]
+    detail = (0.5 + 0.4 * np.sin(xx / 1.7)[..., None] * np.array([1.0, 0.8, 0.6]) * np.cos(yy / 2.3)[..., None])
+    detail = detail.astype(np.float32)
+    raw = camera.mosaic(detail)
+    inner = (slice(4, -4), slice(4, -4))
+    mhc = camera.demosaic(raw, "mhc")
+    # Known samples pass through unchanged; elsewhere MHC beats bilinear interpolation clearly.
+    np.testing.assert_array_equal(mhc[0::2, 0::2, 0], raw[0::2, 0::2])
+    np.testing.assert_array_equal(mhc[0::2, 1::2, 1], raw[0::2, 1::2])
+    assert psnr(mhc[inner], detail[inner]) > psnr(camera.demosaic(raw, "bilinear")[inner], detail[inner]) + 2.0
 
 
 def test_camera_matrix_rows_sum_to_one_and_gains_are_in_range():
@@ -117,11 +132,12 @@ def test_lowlight_is_8_bit_and_keeps_colour_balance(clean):
     outs = [degrade(clean, "lowlight", np.random.default_rng(s)) for s in range(12)]
     for out in outs:
         np.testing.assert_allclose(out * 255.0, np.round(out * 255.0), atol=1e-3)
-    # Brightening the dark versions back must not leave a systematic colour cast: the white-balance error is small
-    # and symmetric, so the mean chromaticity over draws stays the photo's own.
+    # No systematic colour cast: the white-balance error is small and symmetric, so the mean chromaticity over
+    # draws stays near the photo's own. (Noise clipped at black lifts red and blue a little more than green in the
+    # darkest draws, a slight magenta as in real sensors' shadows, hence the tolerance.)
     chroma = lambda a: a.reshape(-1, 3).mean(0) / a.mean()  # noqa: E731
     mean_chroma = np.mean([chroma(o) for o in outs], axis=0)
-    np.testing.assert_allclose(mean_chroma, chroma(clean), atol=0.12)
+    np.testing.assert_allclose(mean_chroma, chroma(clean), atol=0.2)
 
 
 def test_sr_draws_its_factor_from_a_list(clean):
