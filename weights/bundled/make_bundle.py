@@ -2,7 +2,9 @@
 
 Usage (from the repository root):
     python weights/bundled/make_bundle.py NAME RUN_DIR RECIPE --task KEY [--default-for KEY ...] \
-        [--wall-time SECONDS] [--device TEXT] [--eval BENCHMARK_JSON ...] [--description TEXT]
+        [--earlier RUN_DIR RECIPE ...] [--wall-time SECONDS] [--device TEXT] [--eval BENCHMARK_JSON ...] \
+        [--night NIGHT_JSON] [--description TEXT]
+    python weights/bundled/make_bundle.py --update-eval NAME BENCHMARK_JSON ...   # new scores, same weights
 
 The training data of the provenance comes from the run's resolved settings (``train_config.json``: ``train_dir``
 and every ``data.sources`` entry, each with what it was used for, where it came from and on what terms). The
@@ -78,6 +80,16 @@ def training_data(data: dict) -> dict:
     }
 
 
+def stage_record(run: Path, recipe: Path) -> dict:
+    """Recipe, iterations, logged training seconds, patch and batch of one training run."""
+    cfg = json.loads((run / "train_config.json").read_text())
+    rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["kind"] == "train"]
+    return {"recipe": recipe.as_posix(), "iterations": max(r["iteration"] for r in rows),
+            "wall_time_s": round(max(r["seconds"] for r in rows)), "patch": cfg["schedule"]["patch_size"],
+            "batch": cfg["schedule"]["batch_size"], "lr": cfg["optim"]["lr"]}
+
+
 def evaluation_record(path: Path) -> dict:
     """One `mirnet benchmark --json` result written by weights/bundled/evaluate.sh (its file name is the tag)."""
     r = json.loads(path.read_text())
@@ -93,7 +105,30 @@ def evaluation_record(path: Path) -> dict:
     return record
 
 
+def update_evaluation(name: str, evals: list[Path]) -> None:
+    """Replace the evaluation records of an already bundled model (weights unchanged), e.g. after a baseline
+    changed; the registry entry and the bundled config.json card are both rewritten."""
+    reg_path = ROOT / "weights" / "registry.json"
+    reg = json.loads(reg_path.read_text())
+    entry = next((e for e in reg["entries"] if e["name"] == name and e.get("bundled")), None)
+    if entry is None:
+        raise SystemExit(f"{name}: no bundled model of that name in {reg_path}")
+    entry["provenance"]["evaluation"] = [evaluation_record(p) for p in evals]
+    reg_path.write_text(json.dumps(reg, indent=1, ensure_ascii=False) + "\n")
+    card_path = ROOT / "weights" / entry["bundled"] / "config.json"
+    card = json.loads(card_path.read_text())
+    card["provenance"] = entry["provenance"]
+    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    print(f"{name}: {len(evals)} evaluation record(s) replaced")
+
+
 def main() -> None:
+    import sys
+
+    if sys.argv[1:2] == ["--update-eval"]:
+        # make_bundle.py --update-eval NAME BENCHMARK_JSON ...
+        update_evaluation(sys.argv[2], [Path(p) for p in sys.argv[3:]])
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("name")
     ap.add_argument("run", type=Path)
@@ -103,18 +138,21 @@ def main() -> None:
     ap.add_argument("--wall-time", type=float, default=None)
     ap.add_argument("--device", default="CPU: 2 shared cores, 1 training thread (no GPU was lent to this task)")
     ap.add_argument("--eval", type=Path, nargs="*", default=[])
+    ap.add_argument("--earlier", nargs=2, action="append", default=[], metavar=("RUN_DIR", "RECIPE"),
+                    help="an earlier stage this run was initialised from (--init), oldest first; repeatable")
     ap.add_argument("--description", default="")
+    ap.add_argument("--night", type=Path, default=None, help="weights/bundled/night_check.py --json output")
     args = ap.parse_args()
 
     model = load_model(args.run)
+    stages = [stage_record(Path(run), Path(recipe)) for run, recipe in args.earlier]
+    stages.append(stage_record(args.run, args.recipe))
     train_cfg = json.loads((args.run / "train_config.json").read_text())
-    log = [json.loads(x) for x in (args.run / "log.jsonl").read_text().splitlines()]
-    train_rows = [r for r in log if r["kind"] == "train"]
-    iterations = max(r["iteration"] for r in train_rows)
-    wall = args.wall_time if args.wall_time is not None else max(r["seconds"] for r in train_rows)
+    iterations = sum(st["iterations"] for st in stages)
+    wall = args.wall_time if args.wall_time is not None else sum(st["wall_time_s"] for st in stages)
     schedule = train_cfg["schedule"]
     provenance = {
-        "trained_with": f"mirnet train --config {args.recipe.as_posix()}",
+        "trained_with": " && ".join(f"mirnet train --config {st['recipe']}" for st in stages),
         "recipe": args.recipe.as_posix(),
         "training_data": training_data(train_cfg["data"]),
         "iterations": iterations,
@@ -123,6 +161,14 @@ def main() -> None:
         "parameters": sum(p.numel() for p in model.parameters()),
         "evaluation": [evaluation_record(p) for p in args.eval],
     }
+    if len(stages) > 1:
+        provenance["stages"] = stages
+    if args.night is not None:
+        night = json.loads(args.night.read_text())
+        provenance["night_photos"] = {
+            "sets": sorted({row["name"].split("/")[0] for row in night["images"]}), "max_side": night["max_side"],
+            "mean": night["mean"], "images": night["images"],
+            "reproduce": "weights/bundled/evaluate.sh night"}
     folder = ROOT / "weights" / "bundled" / args.name
     import torch
 
