@@ -3,7 +3,7 @@
 Usage (from the repository root):
     python weights/bundled/make_bundle.py NAME RUN_DIR RECIPE --task KEY [--default-for KEY ...] \
         [--earlier RUN_DIR RECIPE ...] [--wall-time SECONDS] [--device TEXT] [--eval BENCHMARK_JSON ...] \
-        [--night NIGHT_JSON] [--description TEXT]
+        [--night NIGHT_JSON] [--checkpoint best.pt] [--description TEXT]
     python weights/bundled/make_bundle.py --update-eval NAME BENCHMARK_JSON ...   # new scores, same weights
 
 The training data of the provenance comes from the run's resolved settings (``train_config.json``: ``train_dir``
@@ -142,9 +142,12 @@ def main() -> None:
                     help="an earlier stage this run was initialised from (--init), oldest first; repeatable")
     ap.add_argument("--description", default="")
     ap.add_argument("--night", type=Path, default=None, help="weights/bundled/night_check.py --json output")
+    ap.add_argument("--checkpoint", default=None,
+                    help="bundle RUN_DIR/checkpoints/FILE (e.g. best.pt: the iteration the run's own validation "
+                         "chose) instead of the exported final weights")
     args = ap.parse_args()
 
-    model = load_model(args.run)
+    model = load_model(args.run / "checkpoints" / args.checkpoint if args.checkpoint else args.run)
     stages = [stage_record(Path(run), Path(recipe)) for run, recipe in args.earlier]
     stages.append(stage_record(args.run, args.recipe))
     train_cfg = json.loads((args.run / "train_config.json").read_text())
@@ -163,6 +166,14 @@ def main() -> None:
     }
     if len(stages) > 1:
         provenance["stages"] = stages
+    if args.checkpoint:
+        import torch
+
+        ckpt = torch.load(args.run / "checkpoints" / args.checkpoint, map_location="cpu", weights_only=True)
+        provenance["weights_from"] = {
+            "checkpoint": args.checkpoint, "iteration": int(ckpt["iteration"]),
+            "chosen_by": "best validation PSNR of the run (its own validation images, not the evaluation sets)"
+            if args.checkpoint == "best.pt" else "named on the command line"}
     if args.night is not None:
         night = json.loads(args.night.read_text())
         provenance["night_photos"] = {
