@@ -2,7 +2,10 @@
 
 * ``identity``: the input itself (what you get by doing nothing);
 * ``nlmeans``: OpenCV ``fastNlMeansDenoisingColored`` (Buades et al., "A non-local algorithm for image
-  denoising", CVPR 2005) on the 8-bit image, h = hColor = 10, 7×7 patches, 21×21 search window;
+  denoising", CVPR 2005) on the 8-bit image (given in OpenCV's BGR order, which its Lab conversion assumes),
+  7×7 patches, 21×21 search window, filter strength h = hColor. ``nlmeans:h=12`` fixes h; plain ``nlmeans`` on
+  a test set with targets searches h (:func:`search_nlmeans_h`) and reports the best, so that a network is
+  compared with the best this classical method can do on that data, not with an arbitrary h;
 * ``clahe-gamma``: a low-light baseline: gamma ``γ = log(0.45) / log(mean luma)`` (so the mean luma becomes about
   0.45), then CLAHE (clip 2.0, 8×8 tiles) on the L channel of Lab.
 
@@ -10,6 +13,8 @@ Each takes and returns [1,3,H,W] float in [0,1]; they run on the CPU and do not 
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -52,12 +57,41 @@ class Identity(_Classical):
 class NLMeans(_Classical):
     def __init__(self, h: float = 10.0):
         super().__init__("nlmeans")
-        self.h = h
+        self.h = float(h)
+        self.config = {"h": self.h}
 
     def apply(self, rgb8: np.ndarray) -> np.ndarray:
         import cv2
 
-        return cv2.fastNlMeansDenoisingColored(rgb8, None, self.h, self.h, 7, 21)
+        # OpenCV expects BGR: fed RGB, its Lab conversion weights the channels wrongly (red and blue swapped).
+        bgr = np.ascontiguousarray(rgb8[..., ::-1])
+        out = cv2.fastNlMeansDenoisingColored(bgr, None, self.h, self.h, 7, 21)
+        return np.ascontiguousarray(out[..., ::-1])
+
+
+# Filter strengths tried by search_nlmeans_h: light JPEG-camera noise wants h ≈ 3–6, heavy phone noise 20–30.
+NLMEANS_H_GRID = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 21.0, 25.0, 30.0, 35.0, 40.0, 50.0)
+
+
+def search_nlmeans_h(score: Callable[[nn.Module], float],
+                     grid: tuple[float, ...] = NLMEANS_H_GRID) -> tuple[float, dict[float, float]]:
+    """The filter strength ``h`` (= hColor) of :class:`NLMeans` that maximises ``score`` (e.g. mean PSNR on a test
+    set), from ``grid``; the search stops once the score has fallen for two grid steps past the best.
+
+    Returns:
+        ``(best_h, {h: score})`` for every h tried.
+    """
+    scores: dict[float, float] = {}
+    best_h, falling = None, 0
+    for h in grid:
+        scores[h] = float(score(NLMeans(h).eval()))
+        if best_h is None or scores[h] > scores[best_h]:
+            best_h, falling = h, 0
+        else:
+            falling += 1
+            if falling >= 2:
+                break
+    return best_h, scores
 
 
 class ClaheGamma(_Classical):
@@ -77,11 +111,37 @@ class ClaheGamma(_Classical):
         return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
-def make_baseline(name: str) -> nn.Module:
-    """The baseline called ``name`` (one of :data:`BASELINES`)."""
+def parse_baseline(spec: str) -> tuple[str, dict[str, float]]:
+    """``"nlmeans:h=12"`` → ``("nlmeans", {"h": 12.0})``; ``"clahe-gamma"`` → ``("clahe-gamma", {})``."""
     from ..errors import MirnetError
 
+    name, _, rest = spec.partition(":")
+    params: dict[str, float] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        try:
+            params[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise MirnetError(f"--baseline {spec}: parameters are key=number, e.g. nlmeans:h=12")
+    return name.strip(), params
+
+
+def make_baseline(name: str) -> nn.Module:
+    """The baseline called ``name`` (one of :data:`BASELINES`, optionally with parameters: ``nlmeans:h=12``)."""
+    from ..errors import MirnetError
+
+    base, params = parse_baseline(name)
     table = {"identity": Identity, "nlmeans": NLMeans, "clahe-gamma": ClaheGamma}
-    if name not in table:
-        raise MirnetError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
-    return table[name]().eval()
+    if base not in table:
+        raise MirnetError(f"unknown baseline {base!r}; choose from {', '.join(BASELINES)}")
+    allowed = {"nlmeans": {"h"}}.get(base, set())
+    unknown = set(params) - allowed
+    if unknown:
+        raise MirnetError(f"--baseline {name}: {base} takes "
+                          + (", ".join(sorted(allowed)) if allowed else "no parameters")
+                          + f", not {', '.join(sorted(unknown))}")
+    if "h" in params and not params["h"] > 0:
+        raise MirnetError(f"--baseline {name}: h must be > 0")
+    return table[base](**params).eval()

@@ -113,9 +113,17 @@ def download_url(entry) -> str | None:
     return (entry.manual_download or {}).get("url")
 
 
+# Tasks without a bundled compact model, and why (said when their official checkpoint cannot be had).
+_NO_BUNDLED = {
+    "deblur": "dual-pixel deblurring has no bundled model (it needs dual-pixel training data)",
+}
+
+
 def no_offline_model_message(task_key: str, official: list, why: str) -> str:
     """The one-line error for a task with no bundled model whose official checkpoint cannot be had now: why, where
     to download it, and how to make that file the default."""
+    no_bundled = _NO_BUNDLED.get(task_key.split(":")[0])
+    why = f"{no_bundled}; {why}" if no_bundled else why
     entry = next((e for e in official if download_url(e)), None)
     if entry is None:
         return f"{why}; pass --weights FILE"

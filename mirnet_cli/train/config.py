@@ -70,8 +70,12 @@ class TrainConfigError(MirnetError):
 class DataConfig:
     train_dir: str | None = None  # paired folder (input/ + target/, low/ + high/, …) or clean images (synthetic)
     val_dir: str | None = None  # same layout; synthetic mode degrades its clean images with a fixed seed
-    synthetic: str | None = None  # denoise | lowlight | sr | oldphoto: degrade clean images on the fly
+    synthetic: str | None = None  # denoise | lowlight | sr | oldphoto | contrast | …: degrade clean images on the fly
     scale: int = 4  # for synthetic sr
+    scales: list[int] = field(default_factory=list)  # synthetic sr: draw the factor per sample from these (e.g. [2, 3, 4])
+    # More training sources mixed with train_dir: [{dir, synthetic (optional: paired when absent), weight, exclude}]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    exposure: list[float] = field(default_factory=list)  # synthetic: [min_ev, max_ev] scene exposure of the clean patch
     val_crop: int = 256  # validation images are centre-cropped to at most this size (speed)
     val_count: int = 8  # at most this many validation images
     val_samples: int = 0  # save this many validation outputs as PNG under OUT/samples/iter_XXXXXXXX/
@@ -117,7 +121,8 @@ class TrainConfig:
     out: str = "runs/mirnet"
     seed: int = 0
     device: str = "auto"
-    amp: str = "auto"  # auto (fp16 on CUDA, off elsewhere) | fp16 | bf16 | off; CUDA only
+    amp: str = "auto"  # auto (fp16 on CUDA, off elsewhere) | fp16 | bf16 | off; bf16 also on CPUs with native bf16
+    threads: int | None = None  # CPU intra-op threads (default: PyTorch's); 1 is fastest on a busy 2-core machine
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -187,6 +192,26 @@ class TrainConfig:
                                    f"got {self.schedule.patch_size}")
         if self.data.synthetic is not None and self.data.synthetic not in MODES:
             raise TrainConfigError(f"data.synthetic must be one of {', '.join(MODES)}, not {self.data.synthetic!r}")
+        if any(s < 1 for s in self.data.scales):
+            raise TrainConfigError(f"data.scales must be factors >= 1, got {self.data.scales}")
+        if self.data.exposure and (len(self.data.exposure) != 2 or self.data.exposure[0] > self.data.exposure[1]):
+            raise TrainConfigError(f"data.exposure must be [min_ev, max_ev], got {self.data.exposure}")
+        for i, src in enumerate(self.data.sources):
+            where = f"data.sources[{i}]"
+            if not isinstance(src, dict) or not src.get("dir"):
+                raise TrainConfigError(f"{where} needs a 'dir' (and optionally synthetic, weight, exclude)")
+            unknown = set(src) - {"dir", "synthetic", "weight", "exclude"}
+            if unknown:
+                raise TrainConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+                                       "(known: dir, synthetic, weight, exclude)")
+            if src.get("synthetic") is not None and src["synthetic"] not in MODES:
+                raise TrainConfigError(f"{where}.synthetic must be one of {', '.join(MODES)}, not {src['synthetic']!r}")
+            try:
+                weight = float(src.get("weight", 1.0))
+            except (TypeError, ValueError):
+                weight = -1.0
+            if not weight > 0:
+                raise TrainConfigError(f"{where}.weight must be a number > 0, got {src.get('weight')!r}")
         if self.data.small_images not in SMALL_IMAGE_MODES:
             raise TrainConfigError(f"data.small_images must be pad or skip, not {self.data.small_images!r}")
         if str(self.amp).lower() not in AMP_MODES:
@@ -198,6 +223,8 @@ class TrainConfig:
                                    f"eta_min {self.optim.eta_min})")
         if self.data.min_images is not None and self.data.min_images < 1:
             raise TrainConfigError(f"data.min_images must be at least 1, got {self.data.min_images}")
+        if self.threads is not None and self.threads < 1:
+            raise TrainConfigError(f"threads must be at least 1, got {self.threads}")
         if self.data.workers is not None and self.data.workers < 0:
             raise TrainConfigError(f"data.workers must be >= 0, got {self.data.workers}")
         return self

@@ -9,9 +9,11 @@ sampler state. (It plays the role of ``DistributedSampler``: each rank gets disj
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,10 @@ __all__ = [
     "PAIRED_ADAPTERS",
     "PatchDataset",
     "SmallImageWarning",
+    "Source",
     "StageBatchSampler",
     "UnreadableImageWarning",
+    "build_sources",
     "clean_images",
     "paired_samples",
     "sample_key",
@@ -65,11 +69,17 @@ def _image_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
+def data_path(folder: str | Path) -> Path:
+    """A data folder setting as a path: ``~`` and environment variables (``$MIRNET_TRAIN_DATA/…``) expanded, so a
+    recipe can name data that lives outside the repository."""
+    return Path(os.path.expandvars(os.path.expanduser(str(folder))))
+
+
 def clean_images(folder: str | Path, exclude: list[str] | tuple[str, ...] = ()) -> list[Path]:
     """Images under ``folder`` (recursive, sorted), minus the held-back stems."""
     from ..io.formats import is_image_path, is_raw_path
 
-    root = Path(folder).expanduser()
+    root = data_path(folder)
     if not root.is_dir():
         raise MirnetError(f"{root}: training folder not found")
     skip = set(exclude)
@@ -89,7 +99,7 @@ def paired_samples(folder: str | Path, exclude: list[str] | tuple[str, ...] = ()
     """
     from ..benchmark.datasets import load_dataset
 
-    root = Path(folder).expanduser()
+    root = data_path(folder)
     if not root.is_dir():
         raise MirnetError(f"{root}: data folder not found")
     skip = set(exclude)
@@ -134,16 +144,16 @@ class _ByteLRU:
 
     def __init__(self, budget_bytes: int):
         self.budget = max(0, int(budget_bytes))
-        self.items: OrderedDict[int, list[np.ndarray]] = OrderedDict()
+        self.items: OrderedDict[Any, list[np.ndarray]] = OrderedDict()
         self.size = 0
 
-    def get(self, key: int) -> list[np.ndarray] | None:
+    def get(self, key: Any) -> list[np.ndarray] | None:
         value = self.items.get(key)
         if value is not None:
             self.items.move_to_end(key)
         return value
 
-    def put(self, key: int, value: list[np.ndarray]) -> None:
+    def put(self, key: Any, value: list[np.ndarray]) -> None:
         nbytes = sum(a.nbytes for a in value)
         if nbytes > self.budget:
             return
@@ -154,105 +164,212 @@ class _ByteLRU:
             self.size -= sum(a.nbytes for a in old)
 
 
+@dataclass
+class Source:
+    """One training source: paired samples, or clean images degraded on the fly with ``mode``.
+
+    ``weight`` is the share of the samples drawn from it (relative to the other sources' weights); ``label`` is
+    what the training log calls it.
+    """
+
+    pairs: list[Any] | None = None
+    clean: list[Path] | None = None
+    mode: str | None = None
+    weight: float = 1.0
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.pairs is None) == (self.clean is None):
+            raise ValueError("give either pairs or clean images")
+        if self.clean is not None and self.mode not in MODES:
+            raise MirnetError(f"--synthetic must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not self.weight > 0:
+            raise MirnetError(f"{self.label or 'data source'}: weight must be > 0, got {self.weight}")
+
+    def paths(self) -> list[Path]:
+        return list(self.clean) if self.clean is not None else [s.inputs[0] for s in self.pairs]
+
+    def __len__(self) -> int:
+        return len(self.pairs if self.pairs is not None else self.clean)
+
+    def describe(self) -> str:
+        kind = f"{self.mode}" if self.mode else "pairs"
+        return f"{self.label or 'data'} ({len(self)} {kind})"
+
+
+def expose(img: np.ndarray, ev: float) -> np.ndarray:
+    """Scene exposure change by ``ev`` stops, in linear light (sRGB transfer function), clipped to [0, 1]."""
+    lin = np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055) ** 2.4)
+    lin = np.clip(lin * float(2.0 ** ev), 0.0, 1.0)
+    out = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 class PatchDataset(Dataset):
     """Random training patches, indexed by ``(sample_index, patch)`` keys from :class:`StageBatchSampler`.
 
     Args:
         seed: the run seed.
         pairs: paired samples (from :func:`paired_samples`), or
-        clean: clean image paths plus ``mode``, a synthetic degradation from :data:`MODES`.
-        scale: SR factor for ``mode="sr"``.
+        clean: clean image paths plus ``mode``, a synthetic degradation from :data:`MODES`, or
+        sources: several :class:`Source` objects mixed by weight (each sample draws its source first).
+        scale: SR factor for ``mode="sr"``, or a list of factors to draw from.
         flips: random horizontal and vertical flips.
         min_size: with ``small_images="skip"``, images whose shorter side is below this are dropped with one
             :class:`SmallImageWarning` (``"pad"``, the default, reflect-pads them to the patch instead).
         cache_mb: decoded images kept in memory per process.
+        exposure: ``(min_ev, max_ev)``: synthetic samples first change the clean patch's exposure by a uniform
+            number of stops (the target too), e.g. ``(-2.5, 0)`` to train on dark scenes as well as bright ones.
     """
 
     def __init__(self, seed: int, *, pairs: list[Any] | None = None, clean: list[Path] | None = None,
-                 mode: str | None = None, scale: int = 4, flips: bool = True, min_size: int = 0,
-                 small_images: str = "pad", cache_mb: int = 1024):
-        if (pairs is None) == (clean is None):
-            raise ValueError("give either pairs or clean images")
-        if clean is not None and mode not in MODES:
-            raise MirnetError(f"--synthetic must be one of {', '.join(MODES)}, not {mode!r}")
-        self.seed, self.mode, self.scale, self.flips = int(seed), mode, int(scale), bool(flips)
-        self.pairs, self.clean = pairs, clean
+                 mode: str | None = None, sources: list[Source] | None = None,
+                 scale: int | list[int] = 4, flips: bool = True, min_size: int = 0,
+                 small_images: str = "pad", cache_mb: int = 1024, exposure: tuple[float, float] | None = None):
+        if sources is None:
+            if (pairs is None) == (clean is None):
+                raise ValueError("give either pairs or clean images")
+            sources = [Source(pairs=pairs, clean=clean, mode=mode if clean is not None else None)]
+        elif pairs is not None or clean is not None:
+            raise ValueError("give sources, or pairs / clean images, not both")
+        self.seed, self.scale, self.flips = int(seed), scale, bool(flips)
+        self.sources = list(sources)
+        self.exposure = tuple(exposure) if exposure else None
         if small_images == "skip" and min_size > 0:
             self._drop_small(min_size)
-        if len(self) == 0:
+        if len(self) == 0 or any(len(s) == 0 for s in self.sources):
             raise MirnetError(f"no training images of at least {min_size}×{min_size} pixels "
                               "(use data.small_images=pad to pad small images)")
+        weights = np.array([s.weight for s in self.sources], np.float64)
+        self._cum = np.cumsum(weights / weights.sum())
         self._cache = _ByteLRU(cache_mb * 2**20)
-        self._unreadable: set[int] = set()  # items that failed to decode in this process
+        self._unreadable: set[tuple[int, int]] = set()  # (source, item) that failed to decode in this process
 
-    def _paths(self) -> list[Path]:
-        if self.clean is not None:
-            return list(self.clean)
-        return [s.inputs[0] for s in self.pairs]
+    # Kept for callers of the single-source form.
+    @property
+    def mode(self) -> str | None:
+        return self.sources[0].mode
+
+    @property
+    def pairs(self) -> list[Any] | None:
+        return self.sources[0].pairs if len(self.sources) == 1 else None
+
+    @property
+    def clean(self) -> list[Path] | None:
+        return self.sources[0].clean if len(self.sources) == 1 else None
 
     def _drop_small(self, min_size: int) -> None:
-        keep = []
-        for path in self._paths():
-            size = _image_size(path)
-            keep.append(size is None or min(size) >= min_size)
-        dropped = [p.name for p, k in zip(self._paths(), keep, strict=True) if not k]
+        dropped = []
+        for src in self.sources:
+            keep = []
+            for path in src.paths():
+                size = _image_size(path)
+                keep.append(size is None or min(size) >= min_size)
+            dropped += [p.name for p, k in zip(src.paths(), keep, strict=True) if not k]
+            if src.clean is not None:
+                src.clean = [p for p, k in zip(src.clean, keep, strict=True) if k]
+            else:
+                src.pairs = [s for s, k in zip(src.pairs, keep, strict=True) if k]
         if dropped:
             shown = ", ".join(dropped[:5]) + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
             warnings.warn(f"skipped {len(dropped)} training image(s) smaller than {min_size}×{min_size}: {shown}",
                           SmallImageWarning, stacklevel=3)
-        if self.clean is not None:
-            self.clean = [p for p, k in zip(self.clean, keep, strict=True) if k]
-        else:
-            self.pairs = [s for s, k in zip(self.pairs, keep, strict=True) if k]
 
     def __len__(self) -> int:
-        return len(self.pairs if self.pairs is not None else self.clean)
+        return sum(len(s) for s in self.sources)
 
-    def _source(self, k: int) -> list[np.ndarray]:
-        arrays = self._cache.get(k)
+    def _source(self, j: int, k: int) -> list[np.ndarray]:
+        arrays = self._cache.get((j, k))
         if arrays is None:
-            if self.pairs is not None:
-                inp, tgt = self.pairs[k].load()
+            src = self.sources[j]
+            if src.pairs is not None:
+                inp, tgt = src.pairs[k].load()
                 if inp.shape[:2] != tgt.shape[:2]:
-                    raise MirnetError(f"{self.pairs[k].inputs[0]}: input {inp.shape[1]}×{inp.shape[0]} and target "
+                    raise MirnetError(f"{src.pairs[k].inputs[0]}: input {inp.shape[1]}×{inp.shape[0]} and target "
                                       f"{tgt.shape[1]}×{tgt.shape[0]} differ in size")
                 arrays = [inp, tgt]
             else:
-                arrays = [_read(self.clean[k])]
-            self._cache.put(k, arrays)
+                arrays = [_read(src.clean[k])]
+            self._cache.put((j, k), arrays)
         return arrays
 
-    def _readable_source(self, k: int) -> list[np.ndarray]:
-        """The arrays of item ``k``, or of the next item that can be read.
+    def _readable_source(self, j: int, k: int) -> list[np.ndarray]:
+        """The arrays of item ``k`` of source ``j``, or of the next item of that source that can be read.
 
         A file that fails to decode is reported once per process and skipped, always in favour of the same next
         item, so a run and its ``--resume`` see the same samples instead of dying at the same place forever.
         """
         from ..errors import ImageReadError
 
-        for step in range(len(self)):
-            j = (k + step) % len(self)
-            if j in self._unreadable:
+        src = self.sources[j]
+        for step in range(len(src)):
+            i = (k + step) % len(src)
+            if (j, i) in self._unreadable:
                 continue
             try:
-                return self._source(j)
+                return self._source(j, i)
             except (MirnetError, OSError, ValueError, MemoryError) as exc:
-                self._unreadable.add(j)
-                what = str(exc) if isinstance(exc, (ImageReadError, MirnetError)) else f"{self._paths()[j]}: {exc}"
+                self._unreadable.add((j, i))
+                what = str(exc) if isinstance(exc, (ImageReadError, MirnetError)) else f"{src.paths()[i]}: {exc}"
                 warnings.warn(f"skipped an unreadable training image: {what}", UnreadableImageWarning, stacklevel=2)
-        raise MirnetError("none of the training images can be read any more")
+        raise MirnetError("none of the training images can be read any more" + (f" ({src.label})" if src.label else ""))
 
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, patch = key
         rng = np.random.default_rng([self.seed, index])
-        k = int(rng.integers(0, len(self)))
-        arrays = self._readable_source(k)
-        if self.pairs is not None:
+        # A single source draws nothing extra, so its sample stream is that of earlier versions.
+        j = 0 if len(self.sources) == 1 else int(np.searchsorted(self._cum, rng.random(), side="right"))
+        j = min(j, len(self.sources) - 1)
+        src = self.sources[j]
+        k = int(rng.integers(0, len(src)))
+        arrays = self._readable_source(j, k)
+        if src.pairs is not None:
             inp, tgt = _crop_flip(arrays, patch, rng, self.flips)
         else:
             (tgt,) = _crop_flip(arrays, patch, rng, self.flips)
-            inp = degrade(tgt, self.mode, rng, scale=self.scale)
+            if self.exposure is not None:
+                tgt = expose(tgt, float(rng.uniform(*self.exposure)))
+            inp = degrade(tgt, src.mode, rng, scale=self.scale)
         return _chw(inp), _chw(tgt)
+
+
+def build_sources(data: Any, scale: int | list[int] = 4, *,
+                  say: Callable[[str], None] | None = None) -> list[Source]:
+    """The training sources of a :class:`~mirnet_cli.train.config.DataConfig`: ``train_dir`` (paired, or clean
+    photos with ``synthetic``) and each entry of ``sources`` (``{dir, synthetic?, weight?, exclude?}``); every
+    source also skips the stems in ``data.exclude``.
+
+    Every file is probed once first (:func:`~mirnet_cli.train.data_check.check_training_set`: one line per bad
+    file through ``say``, and each source needs ``data.min_images`` good items, by default half of them).
+    """
+    from .data_check import check_training_set
+
+    report = say or (lambda text: None)
+    min_images = getattr(data, "min_images", None)
+    out = []
+    specs = []
+    if data.train_dir:
+        specs.append({"dir": data.train_dir, "synthetic": data.synthetic, "weight": 1.0, "exclude": []})
+    specs += list(data.sources)
+    for spec in specs:
+        folder = spec["dir"]
+        exclude = list(data.exclude) + list(spec.get("exclude") or [])
+        mode = spec.get("synthetic")
+        weight = float(spec.get("weight", 1.0))
+        label = "/".join(data_path(folder).parts[-2:]) or str(folder)
+        if mode:
+            clean = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
+                                       say=report)
+            out.append(Source(clean=clean, mode=mode, weight=weight, label=label))
+        else:
+            pairs = check_training_set(paired_samples(folder, exclude, scale=scale if isinstance(scale, int) else 4),
+                                       lambda s: [*s.inputs, s.target], min_images=min_images, say=report,
+                                       what="training pair")
+            out.append(Source(pairs=pairs, weight=weight, label=label))
+    if not out:
+        raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic) "
+                          "or data.sources")
+    return out
 
 
 _STRIDE = 64  # sample indices reserved per (iteration, rank) for the first 64 samples of a batch
@@ -337,7 +454,9 @@ def validation_pairs(cfg: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
             files = [p for p in files if p.stem in set(data.val_names)]
         for i, path in enumerate(files[: data.val_count]):
             tgt = centre(_read(path))
-            inp = degrade(tgt, data.synthetic, np.random.default_rng([cfg.seed, 10**9 + i]), scale=data.scale)
+            # With several SR factors, the validation images take them in turn.
+            scale = data.scales[i % len(data.scales)] if data.scales else data.scale
+            inp = degrade(tgt, data.synthetic, np.random.default_rng([cfg.seed, 10**9 + i]), scale=scale)
             out.append((path.stem, inp, tgt))
     else:
         samples = paired_samples(data.val_dir, scale=data.scale)

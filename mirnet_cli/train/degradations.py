@@ -2,13 +2,28 @@
 
 Each function draws its random parameters from the ``numpy.random.Generator`` it is given, so a sample is a pure
 function of its seed (that is what makes training resumable to the exact same data).
+
+Modes (``--synthetic MODE``):
+
+* ``denoise``: real camera noise through the camera pipeline run backwards and forwards
+  (:mod:`mirnet_cli.train.camera`; Brooks et al. CVPR 2019, CBDNet CVPR 2019), from light DSLR noise to heavy
+  phone noise, sometimes JPEG-compressed;
+* ``lowlight``: an under-exposed capture of the same scene: exposure, a small white-balance error and the sensor
+  noise of a dark raw (shot + read, amplified by the development), developed and saved in 8 bits;
+* ``sr``: bicubic ×1/s downscaling (antialiased, as MATLAB's ``imresize``) and bicubic ×s upsampling back, ``s``
+  from the ``scale`` argument (one factor, or a list to draw from);
+* ``oldphoto``: fading, sepia, grain, scratches, dust and JPEG;
+* ``contrast``: the flat, untouched rendering a retoucher starts from: exposure and contrast off, duller colours,
+  a white-balance error (the target is the photo as given);
+* ``poisson``: Poisson–Gaussian noise added in linear sRGB (the simpler model earlier versions used for
+  ``denoise``); ``sr-blur``: Gaussian blur + area downsampling + mild noise (the earlier ``sr``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-MODES = ("denoise", "lowlight", "sr", "oldphoto")
+MODES = ("denoise", "lowlight", "sr", "oldphoto", "contrast", "poisson", "sr-blur")
 
 
 def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -36,9 +51,65 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(img, (0, 0), sigmaX=float(sigma), borderType=cv2.BORDER_REFLECT)
 
 
+def _demosaic_method(rng: np.random.Generator) -> str:
+    """Malvar–He–Cutler most of the time (MATLAB's and SIDD's demosaicing, which gives red and blue green's fine
+    noise), OpenCV's bilinear or edge-aware otherwise (blotchier chroma noise, as simpler pipelines leave)."""
+    u = rng.random()
+    return "mhc" if u < 0.7 else ("ea" if u < 0.85 else "bilinear")
+
+
+def camera_noise(img: np.ndarray, rng: np.random.Generator, *, shot_range: tuple[float, float] | None = None,
+                 jpeg_prob: float = 0.3, jpeg_q: tuple[int, int] = (70, 98)) -> np.ndarray:
+    """Real-looking camera noise: the photo is unprocessed to a raw mosaic, shot and read noise are added there,
+    and the noise is developed with the same pipeline (demosaic, white balance, colour matrix, gamma, tone curve).
+
+    Only the developed noise is added to the photo, ``y = x + (P(r + n) − P(r))`` with ``r`` the unprocessed mosaic
+    and ``P`` the development, so the clean part of ``y`` is exactly ``x`` (demosaicing does not blur the target)
+    while the noise has the structure that real sRGB noise has. With probability ``jpeg_prob`` the result is
+    JPEG-compressed (quality in ``jpeg_q``), as phone and camera JPEGs are.
+    """
+    from . import camera
+
+    padded, (h, w) = camera.even_crop(img)
+    cam = camera.random_camera(rng)
+    raw = camera.unprocess(padded, cam)
+    shot, read = camera.noise_levels(rng, shot_range or camera.SHOT_RANGE)
+    noisy_raw = camera.add_sensor_noise(raw, shot, read, rng)
+    method = _demosaic_method(rng)
+    noise = camera.process(noisy_raw, cam, demosaic_method=method) - camera.process(raw, cam, demosaic_method=method)
+    out = np.clip(padded + noise, 0.0, 1.0)[:h, :w].astype(np.float32)
+    if rng.random() < jpeg_prob:
+        out = _jpeg(out, rng.integers(jpeg_q[0], jpeg_q[1] + 1))
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def low_light(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The same scene captured too dark: exposure × 0.01–0.4 (log-uniform; LoL's pairs span 0.012–0.08) on the raw
+    values, a white-balance error
+    of a few per cent per channel, the shot and read noise of that dark raw (the development amplifies it), then
+    development with the drawn camera and 8-bit quantisation, as a real under-exposed JPEG/PNG is stored.
+
+    The white-balance error is small and symmetric, so the network learns brightness, not colour: the target's
+    colours are the photo's own.
+    """
+    from . import camera
+
+    padded, (h, w) = camera.even_crop(img)
+    cam = camera.random_camera(rng)
+    raw = camera.unprocess(padded, cam)
+    exposure = float(np.exp(rng.uniform(np.log(0.01), np.log(0.4))))
+    wb = np.exp(rng.normal(0.0, 0.04, size=3)).astype(np.float32)
+    wb_mosaic = camera.mosaic(np.broadcast_to(wb, padded.shape).astype(np.float32))
+    dark = raw * exposure * wb_mosaic
+    shot, read = camera.noise_levels(rng, (1e-4, 1e-2))
+    noisy = camera.add_sensor_noise(dark, shot, read, rng)
+    out = camera.process(noisy, cam, demosaic_method=_demosaic_method(rng))[:h, :w]
+    return (np.round(out * 255.0) / 255.0).astype(np.float32)
+
+
 def poisson_gaussian_noise(img: np.ndarray, rng: np.random.Generator, *, shot=(2e-4, 1.2e-2),
                            read=(1e-5, 2e-3), correlated_prob=0.5, jpeg_prob=0.5, jpeg_q=(75, 95)) -> np.ndarray:
-    """Sensor noise: in linear light, ``y = x + n`` with ``Var[n] = a·x + b`` (shot ``a``, read ``b``).
+    """Sensor noise added in linear sRGB: ``y = x + n`` with ``Var[n] = a·x + b`` (shot ``a``, read ``b``).
 
     ``a`` and ``b`` are drawn log-uniformly from the ranges. With probability ``correlated_prob`` the noise is
     slightly blurred (σ 0.4–0.8 px), as demosaicing and in-camera denoising leave it, and with probability
@@ -59,17 +130,48 @@ def poisson_gaussian_noise(img: np.ndarray, rng: np.random.Generator, *, shot=(2
     return np.clip(out, 0, 1).astype(np.float32)
 
 
-def low_light(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Under-exposure: linear exposure × 0.03–0.25, a mild gamma change, a colour cast (±15 % per channel) and
-    the sensor noise that a dark exposure brings."""
+def flat_rendering(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What a retoucher starts from: exposure off by −1.3…+0.5 EV, contrast flattened toward mid-grey (an S-curve
+    undone), saturation × 0.6–1.0, a white-balance error (±8 % per channel) and sometimes a lifted black level."""
     lin = _srgb_to_linear(img)
-    lin = lin * rng.uniform(0.03, 0.25)
-    lin = lin * rng.uniform(0.85, 1.15, size=3).astype(np.float32)
-    lin = np.power(np.clip(lin, 0, 1), rng.uniform(0.9, 1.2))
-    noise = rng.standard_normal(img.shape).astype(np.float32)
-    a, b = rng.uniform(1e-4, 2e-3), rng.uniform(1e-6, 1e-4)
-    lin = lin + noise * np.sqrt(a * lin + b)
-    return np.clip(_linear_to_srgb(lin), 0, 1).astype(np.float32)
+    lin = lin * float(2.0 ** rng.uniform(-1.3, 0.5))
+    lin = lin * np.exp(rng.normal(0.0, 0.08, size=3)).astype(np.float32)
+    out = _linear_to_srgb(np.clip(lin, 0, 1))
+    k = float(rng.uniform(0.55, 1.0))  # contrast: blend with a flat (mid-grey pivot) version
+    pivot = float(np.clip(out.mean(), 0.2, 0.6))
+    out = pivot + k * (out - pivot)
+    gray = out @ np.array([0.299, 0.587, 0.114], np.float32)
+    out = gray[..., None] + float(rng.uniform(0.6, 1.0)) * (out - gray[..., None])
+    if rng.random() < 0.3:
+        lift = float(rng.uniform(0.0, 0.08))
+        out = lift + (1.0 - lift) * out
+    return (np.round(np.clip(out, 0, 1) * 255.0) / 255.0).astype(np.float32)
+
+
+def bicubic_sr(img: np.ndarray, rng: np.random.Generator, scale: int | list[int] | tuple[int, ...] = 4) -> np.ndarray:
+    """Super-resolution input as the benchmarks make it: antialiased bicubic ×1/s (PIL, like MATLAB ``imresize``),
+    quantised to 8 bits, then bicubic ×s back to the original size (half the time OpenCV's kernel, as
+    ``mirnet super-resolve`` uses, half PIL's, as ``mirnet benchmark`` uses). ``s`` is drawn from ``scale`` when
+    it is a list."""
+    import cv2
+    from PIL import Image
+
+    scales = [int(scale)] if np.isscalar(scale) else [int(s) for s in scale]
+    s = scales[int(rng.integers(0, len(scales)))]
+    h, w = img.shape[:2]
+    lh, lw = max(1, h // s), max(1, w // s)
+    # The benchmarks' LR images are 8-bit files, so the network sees 8-bit LR. Only the top-left lh·s × lw·s
+    # region has an exact LR counterpart; the few rows/columns beyond it (when s does not divide the patch)
+    # repeat the last upsampled row/column.
+    src = Image.fromarray(np.clip(np.round(img[: lh * s, : lw * s] * 255.0), 0, 255).astype(np.uint8))
+    small = src.resize((lw, lh), Image.BICUBIC)
+    if rng.random() < 0.5:
+        up = np.asarray(small.resize((lw * s, lh * s), Image.BICUBIC), np.float32) / 255.0
+    else:
+        up = cv2.resize(np.asarray(small, np.float32) / 255.0, (lw * s, lh * s), interpolation=cv2.INTER_CUBIC)
+    if up.shape[:2] != (h, w):
+        up = np.pad(up, ((0, h - up.shape[0]), (0, w - up.shape[1]), (0, 0)), mode="edge")
+    return np.clip(up, 0, 1).astype(np.float32)
 
 
 def blur_downsample(img: np.ndarray, rng: np.random.Generator, scale: int = 4) -> np.ndarray:
@@ -118,14 +220,21 @@ def old_photo(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _jpeg(out.astype(np.float32), rng.integers(20, 61))
 
 
-def degrade(img: np.ndarray, mode: str, rng: np.random.Generator, *, scale: int = 4) -> np.ndarray:
-    """Apply the degradation ``mode`` (one of :data:`MODES`)."""
+def degrade(img: np.ndarray, mode: str, rng: np.random.Generator, *,
+            scale: int | list[int] | tuple[int, ...] = 4) -> np.ndarray:
+    """Apply the degradation ``mode`` (one of :data:`MODES`); ``scale`` is the SR factor (or factors to draw from)."""
     if mode == "denoise":
-        return poisson_gaussian_noise(img, rng)
+        return camera_noise(img, rng)
     if mode == "lowlight":
         return low_light(img, rng)
     if mode == "sr":
-        return blur_downsample(img, rng, scale)
+        return bicubic_sr(img, rng, scale)
     if mode == "oldphoto":
         return old_photo(img, rng)
+    if mode == "contrast":
+        return flat_rendering(img, rng)
+    if mode == "poisson":
+        return poisson_gaussian_noise(img, rng)
+    if mode == "sr-blur":
+        return blur_downsample(img, rng, scale if np.isscalar(scale) else max(scale))
     raise ValueError(f"unknown synthetic mode {mode!r}; choose from {', '.join(MODES)}")

@@ -268,14 +268,26 @@ def validate(model: nn.Module, pairs: list[tuple[str, np.ndarray, np.ndarray]], 
 
 # ------------------------------------------------------------------------------------------------ helpers
 def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype: ``auto`` → fp16 on CUDA, nothing elsewhere. AMP is CUDA-only (never bf16 on a CPU)."""
+    """The autocast dtype: ``auto`` → fp16 on CUDA, nothing elsewhere.
+
+    ``bf16`` also works on a CPU with native bfloat16 arithmetic (x86 ``avx512_bf16`` / ``amx_bf16``), where it
+    can speed training up; without those instructions PyTorch emulates bf16 very slowly, so it is refused. fp16
+    is CUDA-only.
+    """
     amp = str(amp or "auto").lower()
     if amp not in ("auto", "fp16", "bf16", "off"):
         raise TrainConfigError(f"amp must be auto, fp16, bf16 or off, not {amp!r}")
     if device.type != "cuda":
+        if amp == "bf16" and device.type == "cpu":
+            from ..engine.device import cpu_has_native_bf16
+
+            if not cpu_has_native_bf16():
+                raise TrainConfigError("amp bf16 on the CPU needs native bfloat16 instructions (avx512_bf16 or "
+                                       "amx_bf16), which this CPU lacks; use --no-amp")
+            return torch.bfloat16
         if amp in ("fp16", "bf16"):
-            raise TrainConfigError(f"amp {amp} is only for CUDA (on {device.type} it is slow or unsupported); "
-                                   "use --no-amp")
+            raise TrainConfigError(f"amp {amp} is not supported on {device.type} (fp16 needs CUDA; bf16 CUDA or a "
+                                   "CPU with native bf16); use --no-amp")
         return None
     if amp == "off":
         return None
@@ -382,18 +394,20 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     from .data import (
         PatchDataset,
         StageBatchSampler,
-        clean_images,
-        paired_samples,
+        build_sources,
         validation_pairs,
         worker_init,
     )
-    from .data_check import check_training_set
 
     out = Path(cfg.out).expanduser()
     data = cfg.data
-    if not data.train_dir:
+    if not data.train_dir and not data.sources:
         raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic)")
     amp_dtype = _amp_dtype(cfg.amp, d.device)
+    if cfg.threads and d.device.type == "cpu":
+        # On a small shared CPU, threads mostly wait for each other: one thread can train several times more
+        # iterations per CPU-second than two.
+        torch.set_num_threads(cfg.threads)
 
     # ---- resume or fresh start -------------------------------------------------------------------------
     start_iter, best, best_iter, state, ckpt_path, elapsed = 0, -math.inf, 0, None, None, 0.0
@@ -447,15 +461,9 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     # Every file is probed once before training (one line per bad file, counted, a minimum of good ones);
     # a file that fails only later is skipped by the dataset.
     report = say if d.main else (lambda text: None)
-    if data.synthetic:
-        clean = check_training_set(clean_images(data.train_dir, data.exclude), lambda p: [p],
-                                   min_images=data.min_images, say=report)
-        dataset = PatchDataset(cfg.seed, clean=clean, mode=data.synthetic, scale=data.scale, **common)
-    else:
-        pairs = check_training_set(paired_samples(data.train_dir, data.exclude, scale=data.scale),
-                                   lambda s: [*s.inputs, s.target], min_images=data.min_images, say=report,
-                                   what="training pair")
-        dataset = PatchDataset(cfg.seed, pairs=pairs, **common)
+    scale = list(data.scales) if data.scales else data.scale
+    dataset = PatchDataset(cfg.seed, sources=build_sources(data, scale, say=report), scale=scale,
+                           exposure=tuple(data.exposure) if data.exposure else None, **common)
     workers = data.workers if data.workers is not None else (4 if d.device.type == "cuda" else 0)
     total = cfg.schedule.iters
     loader = DataLoader(dataset, batch_sampler=StageBatchSampler(cfg, start_iter, total, d.rank, d.world),
@@ -471,7 +479,10 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
         stage_text = ", ".join(f"{p}px×{b}" + (f" from {s}" if s else "") for s, p, b in stages)
         say(f"training {cfg.arch} {cfg.model or '(defaults)'}: {sum(p.numel() for p in model.parameters()):,} "
             f"parameters, iterations {start_iter}→{total}, {len(dataset)} training image(s)"
-            f"{' (' + data.synthetic + ')' if data.synthetic else ''}, {len(val_pairs)} validation, "
+            + (f" ({data.synthetic})" if data.synthetic and len(dataset.sources) == 1 else "")
+            + (f" from {', '.join(f'{s.describe()} ×{s.weight:g}' for s in dataset.sources)}"
+               if len(dataset.sources) > 1 else "")
+            + f", {len(val_pairs)} validation, "
             f"patches {stage_text}, device {d.device}"
             + (f", AMP {str(amp_dtype).replace('torch.', '')}" if amp_dtype else "")
             + (f", {d.world} processes" if d.world > 1 else "")

@@ -44,3 +44,43 @@ def test_clahe_gamma_brightens_dark_images():
 def test_unknown_baseline():
     with pytest.raises(MirnetError, match="nlmeans"):
         make_baseline("median")
+
+
+def test_nlmeans_feeds_opencv_bgr_and_returns_rgb():
+    import cv2
+
+    clean, noisy = _noisy_pair(1)
+    # A colourful image: swapping R and B changes what OpenCV's Lab conversion sees.
+    noisy = np.clip(noisy * np.array([1.0, 0.4, 0.1], np.float32), 0, 1)
+    out = _run(make_baseline("nlmeans:h=12"), noisy)
+    rgb8 = np.clip(np.round(noisy * 255), 0, 255).astype(np.uint8)
+    want = cv2.fastNlMeansDenoisingColored(np.ascontiguousarray(rgb8[..., ::-1]), None, 12, 12, 7, 21)[..., ::-1]
+    wrong = cv2.fastNlMeansDenoisingColored(rgb8, None, 12, 12, 7, 21)
+    assert np.array_equal(np.round(out * 255).astype(np.uint8), want)
+    assert not np.array_equal(want, wrong)
+
+
+def test_nlmeans_h_is_a_parameter():
+    assert make_baseline("nlmeans").h == 10.0 and make_baseline("nlmeans:h=3.5").h == 3.5
+    with pytest.raises(MirnetError, match="key=number"):
+        make_baseline("nlmeans:h")
+    with pytest.raises(MirnetError, match="takes h, not sigma"):
+        make_baseline("nlmeans:sigma=3")
+    with pytest.raises(MirnetError, match="no parameters"):
+        make_baseline("clahe-gamma:h=3")
+
+
+def test_h_search_finds_the_best_strength_and_stops_past_it():
+    from mirnet_cli.benchmark.baselines import search_nlmeans_h
+
+    clean, noisy = _noisy_pair(2)
+    tried = []
+
+    def score(model):
+        tried.append(model.h)
+        return psnr(_run(model, noisy), clean)
+
+    best, scores = search_nlmeans_h(score, grid=(2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0))
+    assert scores[best] == max(scores.values()) and list(scores) == tried
+    assert 5.0 <= best <= 40.0  # σ = 0.08 (20/255) noise wants a medium strength
+    assert len(tried) < 7  # stopped once the score kept falling

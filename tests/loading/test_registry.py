@@ -173,8 +173,9 @@ def test_entries_for_task_orders_defaults_by_priority(tmp_path):
 
 def test_task_family_matches_its_members(shipped):
     names = [e.name for e in entries_for_task("enhance", shipped, defaults_only=True)]
-    # Official checkpoints first, then the bundled compact one.
-    assert names == ["mirnet_v2-enhancement-lol", "mirnet_v2-enhancement-fivek", "mirnet_v2-nf16-lowlight"]
+    # Official checkpoints first, then the bundled compact ones.
+    assert names == ["mirnet_v2-enhancement-lol", "mirnet_v2-enhancement-fivek", "mirnet_v2-nf16-lowlight",
+                     "mirnet_v2-nf16-contrast"]
     sr = [e.name for e in entries_for_task("super-resolve", shipped)]
     assert sr[:3] == ["mirnet_v2-sr-x2-realsr", "mirnet_v2-sr-x3-realsr", "mirnet_v2-sr-x4-realsr"]
     assert "mirnet-sr-x4-realsr" in sr  # v1 can do it but is not a default

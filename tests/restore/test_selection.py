@@ -67,3 +67,17 @@ def test_bundled_model_loads_through_the_chain(registry):
 
     model = load_model(choose_weights("denoise").source)
     assert model.architecture == "mirnet_v2" and model.config["n_feat"] == 16
+
+
+def test_deblur_offline_says_why_there_is_no_bundled_model_and_how_to_download(monkeypatch):
+    # The real registry: dual-pixel deblurring has only the official checkpoint.
+    monkeypatch.delenv("MIRNET_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import mirnet_cli.loading.sources as sources
+
+    monkeypatch.setattr(sources, "is_cached", lambda entry, **kw: False)
+    with pytest.raises(SourceError) as info:
+        choose_weights("deblur")
+    msg = str(info.value)
+    assert "\n" not in msg and "dual-pixel training data" in msg
+    assert "download https://" in msg and "`mirnet download mirnet_v2-dual-pixel-defocus-deblurring-dpdd --from FILE`" in msg

@@ -92,3 +92,67 @@ def test_synthetic_validation_is_fixed(photos):
     assert [n for n, _, _ in a] == ["img0", "img1"]
     assert a[0][1].shape == (28, 28, 3)  # centre crop, rounded down to a multiple of 4
     assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+
+
+def test_sources_mix_real_pairs_with_synthetic_by_weight(pairs, photos):
+    from mirnet_cli.train.data import Source
+
+    real = Source(pairs=paired_samples(pairs), weight=3.0, label="real")
+    synth = Source(clean=clean_images(photos), mode="lowlight", weight=1.0, label="synthetic")
+    ds = PatchDataset(5, sources=[real, synth], cache_mb=0)
+    assert len(ds) == 3 + 4
+    # Real targets are the saved clean PNGs; synthetic low-light inputs are much darker than their targets.
+    dark = 0
+    for key in range(200):
+        inp, tgt = ds[(key, 16)]
+        dark += float(inp.mean()) < 0.6 * float(tgt.mean())
+    assert 30 <= dark <= 80  # ~1/4 of the samples are synthetic
+    again = PatchDataset(5, sources=[real, synth])
+    assert torch.equal(ds[(17, 16)][0], again[(17, 16)][0])
+
+
+def test_sources_from_the_config(pairs, photos, monkeypatch):
+    from mirnet_cli.train.data import build_sources
+
+    monkeypatch.setenv("MIRNET_TEST_DATA", str(photos.parent))
+    cfg = apply_set(load_config(None), [
+        f"data.train_dir={pairs}", "data.exclude=[p0]",
+        f"data.sources=[{{dir: $MIRNET_TEST_DATA/{photos.name}, synthetic: denoise, weight: 0.5, exclude: [img3]}}]"])
+    sources = build_sources(cfg.data)
+    assert [len(s) for s in sources] == [2, 3] and sources[0].mode is None and sources[1].mode == "denoise"
+    assert sources[1].weight == 0.5 and [p.stem for p in sources[1].clean] == ["img0", "img1", "img2"]
+
+
+@pytest.mark.parametrize("bad,match", [
+    ("data.sources=[{synthetic: sr}]", "needs a 'dir'"),
+    ("data.sources=[{dir: x, synth: sr}]", "unknown key"),
+    ("data.sources=[{dir: x, synthetic: blur}]", "synthetic must be one of"),
+    ("data.sources=[{dir: x, weight: 0}]", "weight must be a number > 0"),
+    ("data.exposure=[1, -1]", "min_ev, max_ev"),
+    ("data.scales=[0, 2]", "data.scales"),
+    ("threads=0", "threads"),
+])
+def test_bad_source_settings_are_one_line_errors(bad, match):
+    from mirnet_cli.train.config import TrainConfigError
+
+    with pytest.raises(TrainConfigError, match=match):
+        apply_set(load_config(None), [bad]).check()
+
+
+def test_exposure_augmentation_darkens_target_and_input_alike(photos):
+    base = PatchDataset(1, clean=clean_images(photos), mode="denoise", cache_mb=0)
+    dark = PatchDataset(1, clean=clean_images(photos), mode="denoise", cache_mb=0, exposure=(-3.0, -2.0))
+    for key in range(5):
+        _, t0 = base[(key, 24)]
+        x1, t1 = dark[(key, 24)]
+        assert float(t1.mean()) < 0.7 * float(t0.mean())
+        assert abs(float(x1.mean()) - float(t1.mean())) < 0.1  # the noisy input follows its darkened target
+
+
+def test_sr_validation_takes_the_factors_in_turn(photos):
+    cfg = apply_set(load_config(None), [f"data.val_dir={photos}", "data.synthetic=sr", "data.scales=[2, 4]",
+                                        "data.val_crop=48", "data.val_count=4"])
+    from mirnet_cli.metrics import psnr
+
+    scores = [psnr(x, y) for _, x, y in validation_pairs(cfg)]
+    assert scores[0] > scores[1] and scores[2] > scores[3]  # ×2, ×4, ×2, ×4

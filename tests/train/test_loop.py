@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 from pathlib import Path
@@ -155,7 +156,41 @@ def test_ctrl_c_writes_a_checkpoint_and_resumes(photos, tmp_path):
 def test_bad_model_settings_are_one_line_errors(photos, tmp_path):
     with pytest.raises(MirnetError, match="n_feet"):
         train(_cfg(photos, tmp_path / "x", "model.n_feet=8"), **QUIET)
-    with pytest.raises(MirnetError, match="amp fp16 is only for CUDA"):
+    with pytest.raises(MirnetError, match="amp fp16 is not supported on cpu"):
         train(_cfg(photos, tmp_path / "y", "amp=fp16"), **QUIET)
     with pytest.raises(MirnetError, match="no training data"):
         train(apply_set(load_config(None), [f"out={tmp_path / 'z'}", "device=cpu"]), **QUIET)
+
+
+def test_bf16_autocast_on_the_cpu_follows_the_hardware(monkeypatch):
+    import mirnet_cli.engine.device as device_mod
+    from mirnet_cli.train.loop import _amp_dtype
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda *a, **k: True)
+    assert _amp_dtype("bf16", cpu) is torch.bfloat16
+    assert _amp_dtype("auto", cpu) is None  # never by default: the user asks for it after measuring
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda *a, **k: False)
+    with pytest.raises(MirnetError, match="avx512_bf16"):
+        _amp_dtype("bf16", cpu)
+
+
+def test_training_steps_under_cpu_bf16_autocast(photos, tmp_path, monkeypatch):
+    import mirnet_cli.engine.device as device_mod
+
+    # Whether or not this CPU has bf16 instructions, autocast must run the step and keep fp32 weights.
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda *a, **k: True)
+    out = tmp_path / "bf16"
+    summary = train(_cfg(photos, out, "amp=bf16", "schedule.iters=2"), **QUIET)
+    assert summary["iterations"] == 2 and all(math.isfinite(v) for v in summary["losses"])
+    assert next(load_model(out).parameters()).dtype == torch.float32
+
+
+def test_training_on_mixed_sources_without_train_dir(photos, pairs, tmp_path):
+    cfg = apply_set(load_config(None), [
+        *TINY, "schedule.patch_size=32", "schedule.batch_size=2", "schedule.iters=2", "schedule.val_every=2",
+        "device=cpu", f"out={tmp_path / 'mix'}", "data.synthetic=denoise", f"data.val_dir={photos}",
+        "data.val_count=1", "data.val_crop=32", "threads=1",
+        f"data.sources=[{{dir: {pairs}}}, {{dir: {photos}, synthetic: denoise, weight: 2}}]"])
+    summary = train(cfg, **QUIET)
+    assert summary["iterations"] == 2 and summary["last_val"]["psnr"] > 0

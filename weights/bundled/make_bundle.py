@@ -1,11 +1,16 @@
 """Copy a `mirnet train` run into weights/bundled/<name>/ (fp16) and register it, with its provenance.
 
 Usage (from the repository root):
-    python weights/bundled/make_bundle.py NAME RUN_DIR RECIPE --task KEY --wall-time SECONDS \
-        [--eval BENCHMARK_JSON ...] [--description TEXT]
+    python weights/bundled/make_bundle.py NAME RUN_DIR RECIPE --task KEY [--default-for KEY ...] \
+        [--earlier RUN_DIR RECIPE ...] [--wall-time SECONDS] [--device TEXT] [--eval BENCHMARK_JSON ...] \
+        [--night NIGHT_JSON] [--checkpoint best.pt] [--description TEXT]
+    python weights/bundled/make_bundle.py --update-eval NAME BENCHMARK_JSON ...   # new scores, same weights
 
-The evaluation JSON files are `mirnet benchmark --json` outputs on held-back images (the model's own run and the
-baselines'); their means are stored in the registry entry and in config.json.
+The training data of the provenance comes from the run's resolved settings (``train_config.json``: ``train_dir``
+and every ``data.sources`` entry, each with what it was used for, where it came from and on what terms). The
+evaluation JSON files are `mirnet benchmark --json` outputs on held-back images (the model's own run and the
+baselines'); their means are stored in the registry entry and in config.json. The wall time defaults to the
+training seconds the run logged (across resumes).
 """
 
 from __future__ import annotations
@@ -13,59 +18,168 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from mirnet_cli import load_model
 from mirnet_cli.loading.checkpoint import save_pretrained
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_TERMS = {
+# Data in ../shared/data: where each set came from and on what terms (see ../shared/data/README.md).
+SHARED_TERMS = {
     "kodak24": ("Kodak24 (Kodak Lossless True Color Image Suite) via Zelex/images @ 0b8a89d",
                 "no licence file in the source repository; commonly redistributed as free test images"),
+    "cbsd68": ("CBSD68 (Berkeley segmentation images) via cszn/FFDNet @ e787f46",
+               "no licence file in the source repository; BSDS images are for research use"),
     "lol": ("LoL eval15 (Wei et al., BMVC 2018) via arnabroy734/low_light_enhancement @ 754d28e",
             "research dataset; no licence file in either repository"),
 }
 
 
+def _expand(folder: str) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(folder)))
+
+
+def describe_source(folder: str) -> dict[str, str]:
+    """``{dir, source, terms}`` for a training folder: a ../shared/data set, or a prepare_data.py set (its
+    ``SOURCE.txt`` names the repository, commit and terms)."""
+    path = _expand(folder)
+    for parent in [path, *path.parents]:
+        if parent.name in SHARED_TERMS and parent.parent.name == "data":
+            source, terms = SHARED_TERMS[parent.name]
+            return {"dir": folder, "source": source, "terms": terms}
+        note = parent / "SOURCE.txt"
+        if note.is_file():
+            origin, *use = note.read_text().splitlines()
+            return {"dir": folder, "source": origin.strip(), "terms": " ".join(use).strip()}
+    return {"dir": folder, "source": "unknown", "terms": "unknown"}
+
+
+def training_data(data: dict) -> dict:
+    """The provenance's ``training_data``: every source with its use, plus the joined ``source``/``terms`` lines
+    and the held-back stems (global and per source)."""
+    specs = []
+    if data.get("train_dir"):
+        specs.append({"dir": data["train_dir"], "synthetic": data.get("synthetic"), "weight": 1.0, "exclude": []})
+    specs += data.get("sources") or []
+    sources, held_back = [], list(data.get("exclude") or [])
+    for spec in specs:
+        info = describe_source(spec["dir"])
+        info.update(use=f"synthetic {spec['synthetic']}" if spec.get("synthetic") else "real pairs",
+                    weight=float(spec.get("weight", 1.0)))
+        if spec.get("exclude"):
+            info["held_back"] = list(spec["exclude"])
+            held_back += [s for s in spec["exclude"] if s not in held_back]
+        sources.append(info)
+    return {
+        "source": "; ".join(dict.fromkeys(s["source"] for s in sources)),
+        "terms": "; ".join(dict.fromkeys(s["terms"] for s in sources)),
+        "held_back": held_back,
+        "synthetic": data.get("synthetic"),
+        "sources": sources,
+    }
+
+
+def stage_record(run: Path, recipe: Path) -> dict:
+    """Recipe, iterations, logged training seconds, patch and batch of one training run."""
+    cfg = json.loads((run / "train_config.json").read_text())
+    rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["kind"] == "train"]
+    return {"recipe": recipe.as_posix(), "iterations": max(r["iteration"] for r in rows),
+            "wall_time_s": round(max(r["seconds"] for r in rows)), "patch": cfg["schedule"]["patch_size"],
+            "batch": cfg["schedule"]["batch_size"], "lr": cfg["optim"]["lr"]}
+
+
+def evaluation_record(path: Path) -> dict:
+    """One `mirnet benchmark --json` result written by weights/bundled/evaluate.sh (its file name is the tag)."""
+    r = json.loads(path.read_text())
+    record = {
+        "tag": path.stem, "dataset": r["dataset"], "data_dir": r["data_dir"], "model": r["model"],
+        "images": [im["name"] for im in r["images"]],
+        "mean": {k: round(v, 4) for k, v in r["mean"].items()},
+        "protocol": {k: r["protocol"][k] for k in ("color", "crop_border", "quantize_bits")},
+        "reproduce": "weights/bundled/evaluate.sh",
+    }
+    if r.get("baseline"):
+        record["baseline"] = r["baseline"]
+    return record
+
+
+def update_evaluation(name: str, evals: list[Path]) -> None:
+    """Replace the evaluation records of an already bundled model (weights unchanged), e.g. after a baseline
+    changed; the registry entry and the bundled config.json card are both rewritten."""
+    reg_path = ROOT / "weights" / "registry.json"
+    reg = json.loads(reg_path.read_text())
+    entry = next((e for e in reg["entries"] if e["name"] == name and e.get("bundled")), None)
+    if entry is None:
+        raise SystemExit(f"{name}: no bundled model of that name in {reg_path}")
+    entry["provenance"]["evaluation"] = [evaluation_record(p) for p in evals]
+    reg_path.write_text(json.dumps(reg, indent=1, ensure_ascii=False) + "\n")
+    card_path = ROOT / "weights" / entry["bundled"] / "config.json"
+    card = json.loads(card_path.read_text())
+    card["provenance"] = entry["provenance"]
+    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    print(f"{name}: {len(evals)} evaluation record(s) replaced")
+
+
 def main() -> None:
+    import sys
+
+    if sys.argv[1:2] == ["--update-eval"]:
+        # make_bundle.py --update-eval NAME BENCHMARK_JSON ...
+        update_evaluation(sys.argv[2], [Path(p) for p in sys.argv[3:]])
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("name")
     ap.add_argument("run", type=Path)
     ap.add_argument("recipe", type=Path)
     ap.add_argument("--task", required=True)
-    ap.add_argument("--wall-time", type=float, required=True)
+    ap.add_argument("--default-for", nargs="*", default=None, help="task keys (default: --task)")
+    ap.add_argument("--wall-time", type=float, default=None)
+    ap.add_argument("--device", default="CPU: 2 shared cores, 1 training thread (no GPU was lent to this task)")
     ap.add_argument("--eval", type=Path, nargs="*", default=[])
+    ap.add_argument("--earlier", nargs=2, action="append", default=[], metavar=("RUN_DIR", "RECIPE"),
+                    help="an earlier stage this run was initialised from (--init), oldest first; repeatable")
     ap.add_argument("--description", default="")
+    ap.add_argument("--night", type=Path, default=None, help="weights/bundled/night_check.py --json output")
+    ap.add_argument("--checkpoint", default=None,
+                    help="bundle RUN_DIR/checkpoints/FILE (e.g. best.pt: the iteration the run's own validation "
+                         "chose) instead of the exported final weights")
     args = ap.parse_args()
 
-    model = load_model(args.run)
+    model = load_model(args.run / "checkpoints" / args.checkpoint if args.checkpoint else args.run)
+    stages = [stage_record(Path(run), Path(recipe)) for run, recipe in args.earlier]
+    stages.append(stage_record(args.run, args.recipe))
     train_cfg = json.loads((args.run / "train_config.json").read_text())
-    log = [json.loads(x) for x in (args.run / "log.jsonl").read_text().splitlines()]
-    iterations = max(r["iteration"] for r in log if r["kind"] == "train")
-    data_key = Path(train_cfg["data"]["train_dir"]).name
-    source, terms = DATA_TERMS.get(data_key, (train_cfg["data"]["train_dir"], "unknown"))
-    evaluation = []
-    for path in args.eval:
-        # A `mirnet benchmark --json` result written by weights/bundled/evaluate.sh (its file name is the row's tag).
-        r = json.loads(path.read_text())
-        evaluation.append({
-            "tag": path.stem, "dataset": r["dataset"], "data_dir": r["data_dir"], "model": r["model"],
-            "images": [im["name"] for im in r["images"]],
-            "mean": {k: round(v, 4) for k, v in r["mean"].items()},
-            "protocol": {k: r["protocol"][k] for k in ("color", "crop_border", "quantize_bits")},
-            "reproduce": "weights/bundled/evaluate.sh",
-        })
+    iterations = sum(st["iterations"] for st in stages)
+    wall = args.wall_time if args.wall_time is not None else sum(st["wall_time_s"] for st in stages)
+    schedule = train_cfg["schedule"]
     provenance = {
-        "trained_with": f"mirnet train --config {args.recipe.as_posix()}",
+        "trained_with": " && ".join(f"mirnet train --config {st['recipe']}" for st in stages),
         "recipe": args.recipe.as_posix(),
-        "training_data": {"source": source, "terms": terms, "held_back": train_cfg["data"]["exclude"],
-                          "synthetic": train_cfg["data"]["synthetic"]},
+        "training_data": training_data(train_cfg["data"]),
         "iterations": iterations,
-        "patch": train_cfg["schedule"]["patch_size"], "batch": train_cfg["schedule"]["batch_size"],
-        "wall_time_s": round(args.wall_time), "device": "CPU, 2 cores (no GPU was available)",
+        "patch": schedule["patch_size"], "batch": schedule["batch_size"],
+        "wall_time_s": round(wall), "device": args.device,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "evaluation": evaluation,
+        "evaluation": [evaluation_record(p) for p in args.eval],
     }
+    if len(stages) > 1:
+        provenance["stages"] = stages
+    if args.checkpoint:
+        import torch
+
+        ckpt = torch.load(args.run / "checkpoints" / args.checkpoint, map_location="cpu", weights_only=True)
+        provenance["weights_from"] = {
+            "checkpoint": args.checkpoint, "iteration": int(ckpt["iteration"]),
+            "chosen_by": "best validation PSNR of the run (its own validation images, not the evaluation sets)"
+            if args.checkpoint == "best.pt" else "named on the command line"}
+    if args.night is not None:
+        night = json.loads(args.night.read_text())
+        provenance["night_photos"] = {
+            "sets": sorted({row["name"].split("/")[0] for row in night["images"]}), "max_side": night["max_side"],
+            "mean": night["mean"], "images": night["images"],
+            "reproduce": "weights/bundled/evaluate.sh night"}
     folder = ROOT / "weights" / "bundled" / args.name
     import torch
 
@@ -78,16 +192,22 @@ def main() -> None:
         "name": args.name, "task": args.task, "architecture": model.architecture, "config": model.config,
         "sources": [], "revision": None, "sha256": digest, "container": "safetensors",
         "licence": "Academic Public License (non-commercial): MIRNet-v2 architecture; trained by mirnet-cli on "
-                   "research test images (see provenance)",
+                   "research images (see provenance)",
         "licence_url": "https://github.com/swz30/MIRNetv2/blob/main/LICENSE.md",
         "paper": "Zamir et al., Learning Enriched Features for Fast Image Restoration and Enhancement "
                  "(MIRNet-v2), IEEE TPAMI 2022 (architecture only; weights trained by mirnet-cli)",
         "paper_metrics": None, "scale": None,
-        "input_contract": "RGB float in [0,1]; H and W multiples of 4 (reflect-pad, crop back)",
+        "input_contract": "RGB float in [0,1]; H and W multiples of 4 (reflect-pad, crop back)"
+                          + ("; bicubic-upsampled to the output size first" if args.task.startswith("super-resolve")
+                             else ""),
         "notes": args.description or None, "manual_download": None, "bundled": f"bundled/{args.name}",
-        "default_for": [args.task], "priority": "bundled", "provenance": provenance,
+        "default_for": args.default_for or [args.task], "priority": "bundled", "provenance": provenance,
     }
-    reg["entries"] = [e for e in reg["entries"] if e["name"] != args.name] + [entry]
+    names = [e["name"] for e in reg["entries"]]
+    if args.name in names:  # keep its place in the file (the order breaks ties between defaults)
+        reg["entries"][names.index(args.name)] = entry
+    else:
+        reg["entries"].append(entry)
     reg_path.write_text(json.dumps(reg, indent=1, ensure_ascii=False) + "\n")
     print(f"{args.name}: {folder} ({(folder / 'model.safetensors').stat().st_size / 1e3:.0f} kB), sha256 {digest[:12]}…")
 

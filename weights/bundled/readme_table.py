@@ -1,10 +1,11 @@
-"""Render the README's table of the bundled models from the scores stored in weights/registry.json.
+"""Render the README's tables of the bundled models from the scores stored in weights/registry.json.
 
 Usage (from the repository root):  python weights/bundled/readme_table.py [--write]
 
-The scores come from `weights/bundled/evaluate.sh` (`mirnet benchmark --json` on held-back images) via make_bundle.py,
-so the README, the registry and a fresh `evaluate.sh` run can be compared figure by figure. `--write` replaces the
-table between the README's markers; tests/restore/test_bundled_models.py checks that the README is up to date.
+The scores come from `weights/bundled/evaluate.sh` (`mirnet benchmark --json` on held-back images, and the
+night-photo check) via make_bundle.py, so the README, the registry and a fresh `evaluate.sh` run can be compared
+figure by figure. `--write` replaces the tables between the README's markers; tests/restore/test_bundled_models.py
+checks that the README is up to date.
 """
 
 from __future__ import annotations
@@ -14,25 +15,39 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BEGIN, END = "<!-- bundled-table:begin -->", "<!-- bundled-table:end -->"
+MARKERS = {
+    "bundled-table": ("<!-- bundled-table:begin -->", "<!-- bundled-table:end -->"),
+    "night-table": ("<!-- night-table:begin -->", "<!-- night-table:end -->"),
+}
 
 # evaluate.sh tags are TASK-SET-WHO; TASK-SET names the held-back images and the degradation.
 SETS = {
-    "denoise-kodak": "Kodak kodim19–24, simulated sensor noise + JPEG (`--degrade denoise --seed 0`)",
-    "denoise-sidd": "SIDD sRGB validation crops (6 real noisy phone photos)",
+    "denoise-kodak": "Kodak kodim19–24, simulated camera noise (`--degrade denoise --seed 0`)",
+    "denoise-sidd": "SIDD sRGB crops (6 real noisy phone photos)",
     "denoise-siddblock": "SIDD sRGB validation block (1 real 256² block)",
     "lowlight-lol": "LoL eval15 665, 669, 748, 778, 780 (real low/normal pairs)",
+    "contrast-fivek": "FiveK (DPE test split, expert C): 9 pairs",
+    "sr-x2": "Set14 + McMaster, bicubic ×2 (Y, border 2)",
+    "sr-x3": "Set14 + McMaster, bicubic ×3 (Y, border 3)",
+    "sr-x4": "Set14 + McMaster, bicubic ×4 (Y, border 4)",
     "oldphoto-kodak": "Kodak kodim19–24, simulated old-print damage (`--degrade oldphoto --seed 0`)",
 }
-BASELINE_NAMES = {"nlmeans": "OpenCV non-local means", "clahe-gamma": "CLAHE + gamma"}
+BASELINE_NAMES = {"nlmeans": "OpenCV non-local means", "clahe-gamma": "CLAHE + gamma", "identity": "bicubic"}
 
 
 def _cell(mean: dict, prefix: str = "") -> str:
     return f"{mean[prefix + 'psnr']:.2f} / {mean[prefix + 'ssim']:.3f}"
 
 
+def _baseline_label(ev: dict) -> str:
+    name = ev["model"].split(":", 1)[1]
+    label = BASELINE_NAMES.get(name, name)
+    h = (ev.get("baseline") or {}).get("h")
+    return f"{label} (h = {h:g})" if h is not None else label
+
+
 def render(registry: dict) -> str:
-    """The markdown table: one row per (bundled model, held-back set), identity | classical baseline | model."""
+    """The quality table: one row per (bundled model, held-back set), identity | classical baseline | model."""
     lines = [
         "| Model | Held-back images (never trained on) | Input (identity) | Classical baseline | Bundled model |",
         "| --- | --- | --- | --- | --- |",
@@ -47,26 +62,58 @@ def render(registry: dict) -> str:
             groups.setdefault(key, {})[who] = ev
         for key, pair in groups.items():
             model, baseline = pair["model"], pair["baseline"]
-            base_name = baseline["model"].split(":", 1)[1]
             lines.append(
                 f"| `{entry['name']}` | {SETS.get(key, key)} | {_cell(model['mean'], 'input_')} | "
-                f"{BASELINE_NAMES.get(base_name, base_name)}: {_cell(baseline['mean'])} | "
-                f"{_cell(model['mean'])} |"
+                f"{_baseline_label(baseline)}: {_cell(baseline['mean'])} | {_cell(model['mean'])} |"
             )
     return "\n".join(lines)
 
 
+def render_night(registry: dict) -> str:
+    """Mean figures of the night-photo check (per-image figures in a collapsed table)."""
+    checks = [(e["name"], e["provenance"]["night_photos"]) for e in registry["entries"]
+              if e.get("bundled") and (e.get("provenance") or {}).get("night_photos")]
+    if not checks:
+        return "_No night-photo check recorded._"
+    out = []
+    for name, check in checks:
+        mean = check["mean"]
+        out += [
+            f"{len(check['images'])} real low-light photos ({', '.join(check['sets'])}; reduced to "
+            f"{check['max_side']} px on the long side), `{name}` against CLAHE + gamma:",
+            "",
+            "| Output | Mean saturation | Clipped pixels | Tint vs photo | Mean brightness |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for who, label in (("input", "Input photo"), ("model", "Bundled model"), ("clahe-gamma", "CLAHE + gamma")):
+            m = mean[who]
+            out.append(f"| {label} | {m['saturation']:.3f} | {100 * m['clipped']:.2f} % | {m['tint']:+.2f} | "
+                       f"{m['brightness']:.3f} |")
+        out += ["", "<details><summary>Per photo: saturation / clipped % / tint (model · CLAHE + gamma)</summary>",
+                "", "| Photo | Bundled model | CLAHE + gamma |", "| --- | --- | --- |"]
+        for row in check["images"]:
+            cells = [f"{row[w]['saturation']:.3f} / {100 * row[w]['clipped']:.2f} / {row[w]['tint']:+.2f}"
+                     for w in ("model", "clahe-gamma")]
+            out.append(f"| {row['name']} | {cells[0]} | {cells[1]} |")
+        out += ["", "</details>"]
+    return "\n".join(out)
+
+
 def main() -> None:
     registry = json.loads((ROOT / "weights" / "registry.json").read_text())
-    table = render(registry)
+    tables = {"bundled-table": render(registry), "night-table": render_night(registry)}
     if "--write" not in sys.argv[1:]:
-        print(table)
+        print("\n\n".join(tables.values()))
         return
     readme = ROOT / "README.md"
     text = readme.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+    for key, (begin, end) in MARKERS.items():
+        if begin not in text:
+            continue
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{tables[key]}\n{end}{tail}"
+    readme.write_text(text)
     print(f"updated {readme}")
 
 

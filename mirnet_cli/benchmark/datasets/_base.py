@@ -135,16 +135,19 @@ def _pair_by_stem(
     input_dir: Path,
     target_dir: Path | None,
     *,
-    input_key: Callable[[str], str] = lambda s: s.casefold(),
-    target_key: Callable[[str], str] = lambda s: s.casefold(),
+    input_key: Callable[[str], str | None] = lambda s: s.casefold(),
+    target_key: Callable[[str], str | None] = lambda s: s.casefold(),
     dataset: str,
 ) -> list[tuple[Path, Path | None]]:
     """Match files of ``input_dir`` with files of ``target_dir`` by (normalised) stem.
 
+    A key function may return ``None`` for a file that is not part of the set (e.g. a target lying in the same
+    folder as the inputs); such files are skipped.
+
     Raises:
         MirnetError: no images, duplicate stems, or inputs without a target (named in the message).
     """
-    inputs = list_images(input_dir)
+    inputs = [p for p in list_images(input_dir) if input_key(p.stem) is not None]
     if not inputs:
         raise MirnetError(f"{dataset}: no images in {input_dir}")
     if target_dir is None:
@@ -152,6 +155,8 @@ def _pair_by_stem(
     targets: dict[str, Path] = {}
     for t in list_images(target_dir):
         key = target_key(t.stem)
+        if key is None:
+            continue
         if key in targets:
             raise MirnetError(
                 f"{dataset}: two targets with the same name in {target_dir}: {targets[key].name}, {t.name}"

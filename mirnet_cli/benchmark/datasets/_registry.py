@@ -46,6 +46,7 @@ class DatasetRequest:
     task: str | None = None
     degrade: str | None = None
     seed: int = 0
+    pair_pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def _folder_scale(request: DatasetRequest) -> int | None:
 
 
 # Registry task key (see mirnet_cli.loading.registry) per --degrade mode of the synthetic set.
-SYNTHETIC_TASKS = {"denoise": "denoise", "lowlight": "enhance:lowlight", "oldphoto": "oldphoto"}
+SYNTHETIC_TASKS = {"denoise": "denoise", "poisson": "denoise", "lowlight": "enhance:lowlight",
+                   "contrast": "enhance:contrast", "oldphoto": "oldphoto"}
 
 DATASET_SPECS: tuple[DatasetSpec, ...] = (
     DatasetSpec(
@@ -138,12 +140,14 @@ DATASET_SPECS: tuple[DatasetSpec, ...] = (
     ),
     DatasetSpec(
         "folder",
-        "any --input-dir (+ --target-dir matched by file name); --task or --scale picks the protocol",
+        "any --input-dir (+ --target-dir matched by file name, or by --pair-pattern '*_noise=*_gt'); --task "
+        "or --scale picks the protocol",
         lambda r: _adapter("folder", "folder_dataset")(
             r.input_dir if r.input_dir is not None else r.data_dir,
             r.target_dir,
             scale=_folder_scale(r),
             task=r.task,
+            pair_pattern=r.pair_pattern,
         ),
     ),
     DatasetSpec(
@@ -205,6 +209,7 @@ def load_dataset(
     task: str | None = None,
     degrade: str | None = None,
     seed: int = 0,
+    pair_pattern: str | None = None,
 ) -> Dataset:
     """Resolve a dataset by adapter name or alias (see :data:`DATASET_SPECS` and the adapter modules).
 
@@ -214,4 +219,6 @@ def load_dataset(
     spec = find_spec(name)
     if spec is None:
         raise MirnetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    return spec.open(DatasetRequest(data_dir, input_dir, target_dir, scale, task, degrade, seed))
+    if pair_pattern and spec.name != "folder":
+        raise MirnetError(f"--pair-pattern is for --dataset folder, not {spec.name}")
+    return spec.open(DatasetRequest(data_dir, input_dir, target_dir, scale, task, degrade, seed, pair_pattern))

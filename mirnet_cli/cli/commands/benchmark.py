@@ -56,6 +56,22 @@ def paper_metrics_for(entry: Any, dataset: str) -> dict[str, Any] | None:
     return dict(pm)
 
 
+def _search_nlmeans(ds: Any, *, limit: int | None, info: Any) -> tuple[Any, dict[str, Any]]:
+    """Non-local means with the h that scores best (mean PSNR) on ``ds``, and ``{"h", "h_search"}``."""
+    from ...benchmark.baselines import NLMeans, search_nlmeans_h
+    from ...benchmark.quality import run_quality
+
+    def score(net: Any) -> float:
+        r = run_quality(net, ds, device="cpu", precision="fp32", tile=0, limit=limit, progress=False,
+                        log=lambda _: None)
+        info(f"  nlmeans h = {net.h:g}: {r['mean']['psnr']:.2f} dB")
+        return r["mean"]["psnr"]
+
+    info("searching the non-local means strength h on this test set (best mean PSNR)")
+    h, scores = search_nlmeans_h(score)
+    return NLMeans(h).eval(), {"h": h, "h_search": {f"{k:g}": round(v, 4) for k, v in scores.items()}}
+
+
 def benchmark(
     dataset: str | None = typer.Option(
         None, "--dataset", "-d", help=f"Test set adapter: {dataset_choices()} (layouts below)."
@@ -64,6 +80,12 @@ def benchmark(
         None, "--data-dir", help="Folder of the test set (layout per adapter)."
     ),
     input_dir: Path | None = typer.Option(None, "--input-dir", help="Inputs for --dataset folder."),
+    pair_pattern: str | None = typer.Option(
+        None,
+        "--pair-pattern",
+        help="--dataset folder: pair input and target stems by pattern, * being the shared part, e.g. "
+        "'*_noise=*_gt' pairs 01_noise.png with 01_gt.png (targets may sit in the input folder).",
+    ),
     target_dir: Path | None = typer.Option(
         None, "--target-dir", help="Targets for --dataset folder (matched by file name)."
     ),
@@ -91,8 +113,8 @@ def benchmark(
     baseline: str | None = typer.Option(
         None,
         "--baseline",
-        help="Score a classical baseline instead of a network: identity, nlmeans (OpenCV non-local means) or "
-        "clahe-gamma (low light).",
+        help="Score a classical baseline instead of a network: identity, nlmeans (OpenCV non-local means; its "
+        "strength h is searched on the test set and reported; nlmeans:h=12 fixes it) or clahe-gamma (low light).",
     ),
     scale: int | None = typer.Option(None, "--scale", help="Super-resolution factor (realsr / folder)."),
     degrade: str | None = typer.Option(
@@ -192,6 +214,7 @@ def benchmark(
         if dataset is not None:
             ds = load_dataset(
                 dataset, data_dir, input_dir=input_dir, target_dir=target_dir, scale=scale, task=task,
+                pair_pattern=pair_pattern,
                 degrade=degrade, seed=seed,
             )
             if names:
@@ -211,11 +234,16 @@ def benchmark(
         net = None
         label = None
         entry = None
+        baseline_params: dict[str, Any] | None = None
         if baseline is not None:
-            from ...benchmark.baselines import make_baseline
+            from ...benchmark.baselines import make_baseline, parse_baseline
 
-            net, label, source = make_baseline(baseline), f"baseline:{baseline}", None
+            base_name, params = parse_baseline(baseline)
+            net, label, source = make_baseline(baseline), f"baseline:{base_name}", None
             precision, tile_value = "fp32", 0
+            baseline_params = dict(getattr(net, "config", {}) or {})
+            if base_name == "nlmeans" and "h" not in params and ds is not None and ds.protocol.has_targets:
+                net, baseline_params = _search_nlmeans(ds, limit=limit, info=info)
         elif weights is not None:
             source = weights
         elif model is not None and model.lower().replace("-", "_") in ARCHITECTURES:
@@ -269,8 +297,13 @@ def benchmark(
                 progress=not quiet and sys.stderr.isatty(),
                 log=info,
             )
+            if baseline_params is not None:
+                result["baseline"] = {"name": label.split(":", 1)[1], **baseline_params}
             runs.append(result)
             table_out(format_quality_table(runs))
+            if baseline_params:
+                typer.echo(f"{label}: " + ", ".join(f"{k} = {v:g}" for k, v in baseline_params.items()
+                                                     if not isinstance(v, dict)), err=True)
             if ds.protocol.notes and not quiet:
                 typer.echo(f"protocol: {ds.protocol.notes}", err=True)
             if not quiet and ds.protocol.has_targets:

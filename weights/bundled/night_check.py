@@ -1,0 +1,129 @@
+"""Colour-cast check of a low-light enhancer on real night photos that have no ground truth (DICM, LIME, …).
+
+Usage (from the repository root):
+
+    python weights/bundled/night_check.py FOLDER [FOLDER …] [--model mirnet_v2-nf16-lowlight]
+        [--max-side 512] [--json night.json] [--sheet sheet.jpg] [--sheet-rows 4]
+
+Each photo is reduced to ``--max-side`` pixels (area interpolation; speed) and enhanced by the model and by the
+CLAHE + gamma baseline (``mirnet benchmark --baseline clahe-gamma``). Per output (8-bit):
+
+* ``saturation``: mean HSV saturation, ``(max − min) / max`` per pixel (0 where max = 0) — over-saturated
+  outputs score high;
+* ``clipped``: fraction of pixels with a channel at 255 (blown lights and skies);
+* ``tint``: how much further from neutral grey the mean chromaticity ``c = (R, G, B) / (R + G + B)`` of the output
+  is than the input's, ``100 · (‖c_out − ⅓‖ − ‖c_in − ⅓‖)`` — positive when the output is more tinted than the
+  photo (an invented orange or purple cast), near 0 when it keeps the photo's colour, negative when it neutralises;
+* ``brightness``: mean of the output (0–1).
+
+Writes the per-image figures and their means as JSON, and a contact sheet (input | model | CLAHE + gamma) of the
+first ``--sheet-rows`` photos as JPEG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def metrics(out: np.ndarray, inp: np.ndarray) -> dict[str, float]:
+    """The no-reference figures of one 8-bit-quantised output (H×W×3 float in [0, 1]) against its input."""
+    o8 = np.round(np.clip(out, 0, 1) * 255.0)
+    mx, mn = o8.max(axis=2), o8.min(axis=2)
+    sat = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-6), 0.0)
+
+    def tint(a: np.ndarray) -> float:
+        m = a.reshape(-1, 3).mean(axis=0)
+        return float(np.linalg.norm(m / max(float(m.sum()), 1e-6) - 1.0 / 3.0))
+
+    return {"saturation": float(sat.mean()), "clipped": float((o8 >= 255).any(axis=2).mean()),
+            "tint": 100.0 * (tint(out) - tint(inp)), "brightness": float(out.mean())}
+
+
+def _load(path: Path, max_side: int) -> np.ndarray:
+    import cv2
+
+    from mirnet_cli.io.images import read_image
+
+    img = read_image(path).pixels[..., :3].astype(np.float32)
+    h, w = img.shape[:2]
+    scale = max_side / max(h, w)
+    if scale < 1:
+        img = cv2.resize(img, (max(4, round(w * scale)), max(4, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return np.clip(img, 0, 1)
+
+
+def run(folders: list[Path], model_name: str, max_side: int) -> tuple[list[dict], list[tuple[np.ndarray, ...]]]:
+    import torch
+
+    from mirnet_cli import load_model
+    from mirnet_cli.benchmark.baselines import make_baseline
+    from mirnet_cli.engine.inference import InferenceEngine
+
+    net = InferenceEngine(load_model(model_name), device="cpu", precision="fp32", tile=0)
+    base = make_baseline("clahe-gamma")
+    rows, images = [], []
+    for folder in folders:
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS):
+            inp = _load(path, max_side)
+            out = np.clip(net.restore(inp), 0, 1)
+            with torch.no_grad():
+                ref = base(torch.from_numpy(inp.transpose(2, 0, 1)).unsqueeze(0))[0].permute(1, 2, 0).numpy()
+            rows.append({"name": f"{folder.name}/{path.name}", "input": metrics(inp, inp),
+                         "model": metrics(out, inp), "clahe-gamma": metrics(ref, inp)})
+            images.append((inp, out, ref))
+    return rows, images
+
+
+def contact_sheet(images: list[tuple[np.ndarray, ...]], path: Path, rows: int, width: int = 240) -> None:
+    """Rows of input | model | baseline, each tile ``width`` pixels wide; JPEG (quality 88) unless ``path`` ends in
+    ``.png``."""
+    import cv2
+
+    lines = []
+    for triple in images[:rows]:
+        tiles = []
+        for img in triple:
+            h, w = img.shape[:2]
+            tiles.append(cv2.resize(img, (width, round(h * width / w)), interpolation=cv2.INTER_AREA))
+        height = min(t.shape[0] for t in tiles)
+        lines.append(np.concatenate([t[:height] for t in tiles], axis=1))
+    sheet = np.concatenate(lines, axis=0)
+    bgr = np.round(np.clip(sheet, 0, 1)[..., ::-1] * 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    params = [] if path.suffix.lower() == ".png" else [cv2.IMWRITE_JPEG_QUALITY, 88]
+    if not cv2.imwrite(str(path), bgr, params):
+        raise SystemExit(f"{path}: could not write the contact sheet")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", type=Path, nargs="+")
+    ap.add_argument("--model", default="mirnet_v2-nf16-lowlight")
+    ap.add_argument("--max-side", type=int, default=512)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--sheet", type=Path)
+    ap.add_argument("--sheet-rows", type=int, default=4)
+    args = ap.parse_args()
+    rows, images = run(args.folders, args.model, args.max_side)
+    keys = ("saturation", "clipped", "tint", "brightness")
+    mean = {who: {k: float(np.mean([r[who][k] for r in rows])) for k in keys}
+            for who in ("input", "model", "clahe-gamma")}
+    print(f"{len(rows)} photos; mean saturation / clipped / tint / brightness:")
+    for who, m in mean.items():
+        print(f"  {who:12s} {m['saturation']:.3f} / {m['clipped']:.4f} / {m['tint']:+.2f} / {m['brightness']:.3f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"model": args.model, "max_side": args.max_side, "images": rows,
+                                         "mean": mean}, indent=1) + "\n")
+    if args.sheet:
+        contact_sheet(images, args.sheet, args.sheet_rows)
+
+
+if __name__ == "__main__":
+    main()
