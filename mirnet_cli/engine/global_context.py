@@ -38,8 +38,8 @@ from ..models.facts import GlobalOp, facts_of
 
 __all__ = ["CONTEXT_MODES", "GlobalContext"]
 
-#: ``--context`` choices (see the engine): ``auto`` = ``fast``; ``fast``: vectors from a copy downscaled 3× (more
-#: when memory demands); ``full``: from the largest copy the memory budget allows, the whole image when it fits
+#: ``--context`` choices (see the engine): ``auto`` = ``full`` when the whole image fits the memory budget, else
+#: ``fast``; ``fast``: vectors extrapolated from copies downscaled 4× and 6× (more when memory demands); ``full``: from the largest copy the memory budget allows, the whole image when it fits
 #: (tiles then match the whole-image pass to float rounding); ``tile``: each tile its own vectors (what other
 #: tools do; visible tile-to-tile differences on some models).
 CONTEXT_MODES = ("auto", "full", "fast", "tile")

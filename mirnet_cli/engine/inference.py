@@ -75,12 +75,15 @@ __all__ = [
 #: of the current image's work.
 ProgressCallback = Callable[[float, float], None]
 
-#: ``fast`` context: the global vectors of two copies of the image, downscaled 3× and 5× per side (15% extra
-#: compute), extrapolated linearly in the scale to 1× (see :func:`extrapolate_vectors`). Tiled-vs-whole PSNR on
-#: the five held-back LoL photos, bundled low-light model, tiles of 256 (``tiling_agreement.py``-style runs):
-#: the 3× copy alone 38.9-48.4 dB (min on LoL 778), 3×+5× extrapolated 45.2-50.1 dB, 3×+4× 45.6-50.6 dB (17%),
-#: 4×+6× 42.7-49.0 dB (9%); the whole image's vectors 66-77 dB; no context (each tile its own) 20-34 dB.
-FAST_CONTEXT_SCALES = (3.0, 5.0)
+#: ``fast`` context: the global vectors of two copies of the image, downscaled 4× and 6× per side (9% extra
+#: compute, so that with the tiles' overlap a big photo computes at most ~1.15 pixels per output pixel),
+#: extrapolated linearly in the scale to 1× (see :func:`extrapolate_vectors`). Tiled-vs-whole PSNR, tiles of 256,
+#: on small photos (the harshest case: a 600×400 LoL photo's 6× copy is 100×67): the retrained bundled low-light
+#: model on the five held-back LoL photos, 3×+5× 42.3-47.3 dB (15%), 4×+6× 41.9-50.8 dB (9%), 4×+7× 42.1-51.7
+#: (8%), 3.5×+6× 42.0-49.5 (11%); the bundled denoiser on SIDD crops 0, 1, 3: 59.7-62.0 / 58.7-61.0 / 58.5-60.8 /
+#: 59.1-61.3. The previous low-light model: the 3× copy alone 38.9-48.4 dB, 3×+5× 45.2-50.1, 4×+6× 42.7-49.0; the
+#: whole image's vectors 66-77 dB; no context (each tile its own) 20-34 dB.
+FAST_CONTEXT_SCALES = (4.0, 6.0)
 
 #: Largest tile batch; more brings nothing on a GPU already fed ~16 tiles of 256² and only costs memory.
 MAX_TILE_BATCH = 16
@@ -228,7 +231,7 @@ class InferenceEngine:
         context: ``auto|full|fast|tile``, how tiles get the model's global vectors (see
             :mod:`.global_context`): ``full`` from the whole image (tiles then match the whole-image pass to float
             rounding; when the whole image does not fit the memory budget, extrapolated from the largest copies
-            that do), ``fast`` extrapolated from copies downscaled 3× and 5× (:data:`FAST_CONTEXT_SCALES`; more
+            that do), ``fast`` extrapolated from copies downscaled 4× and 6× (:data:`FAST_CONTEXT_SCALES`; more
             when memory demands), ``tile`` each tile its own (other tools' behaviour); ``auto`` = ``full`` when
             the whole image fits the memory budget, else ``fast``.
         max_memory: memory budget, e.g. ``"2G"`` or bytes: on the CPU the whole process (default

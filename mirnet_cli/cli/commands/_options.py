@@ -37,7 +37,7 @@ TileOverlap = Annotated[int, typer.Option(min=0, metavar="PIXELS",
 Context = Annotated[str, typer.Option(
     metavar="auto|full|fast|tile",
     help="How tiles get the model's image-wide statistics. full: from the whole image (tiles match a "
-         "whole-image pass); fast: from 3x and 5x downscaled copies (+15% time); tile: each tile its own "
+         "whole-image pass); fast: from 4x and 6x downscaled copies (+9% time); tile: each tile its own "
          "(fastest, visible tile-to-tile differences on some models); auto: full when it fits in memory, else fast.")]
 MaxMemory = Annotated[str | None, typer.Option(
     metavar="SIZE", help="Memory budget, e.g. 2G or 800M: the whole process on the CPU (default 2.25G), the "
