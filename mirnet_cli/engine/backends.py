@@ -55,6 +55,7 @@ from ..errors import MirnetError
 from ..models.common import reference_forward
 from ..models.facts import facts_of
 from .global_context import GlobalContext
+from .memory import process_rss
 
 __all__ = ["BACKENDS", "CompiledModel", "backend_available", "compiled_cache_dir", "resolve_backend"]
 
@@ -257,8 +258,6 @@ class CompiledModel:
     def _run(self, compiled: Any, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         arrays = [t.detach().to("cpu", torch.float32).contiguous().numpy() for t in inputs]
         if self.backend == "openvino":
-            from .memory import process_rss
-
             graph = compiled
             compiled = self._openvino_for(graph, arrays[0].shape)
             result = compiled.create_infer_request().infer(arrays)
@@ -272,8 +271,6 @@ class CompiledModel:
     def _openvino_for(self, graph: str, shape: tuple[int, ...]) -> Any:
         """``graph`` (record or inject) compiled for an input of ``shape``: the kept one when the shape matches, else
         the kept one is dropped first (its memory freed) and the graph compiled for ``shape``."""
-        from .memory import process_rss
-
         kept = self._ov_compiled.pop(graph, None)
         if kept is not None and kept[0] == tuple(shape):
             self._ov_compiled[graph] = kept

@@ -237,9 +237,9 @@ class InferenceEngine:
         max_memory: memory budget, e.g. ``"2G"`` or bytes: on the CPU the whole process (default
             :data:`~.memory.DEFAULT_CPU_MAX_MEMORY`), on CUDA/MPS the device memory of one tile batch (default
             a fraction of the free memory).
-        backend: ``torch`` (default), ``openvino``, ``onnxruntime`` or ``auto`` (PyTorch: the fastest fp32 runtime
-            measured; the others run when asked for, on the CPU only): see :mod:`.backends`. The model is exported once per checkpoint
-            and cached; global context, tiling and the precision guard work the same.
+        backend: ``torch`` (default), ``openvino``, ``onnxruntime`` or ``auto`` (PyTorch, the fastest fp32
+            runtime measured; the others run when asked for, on the CPU only): see :mod:`.backends`. The model is
+            exported once per checkpoint and cached; global context, tiling and the precision guard work the same.
         threads: CPU threads, process-wide: a number, ``"auto"`` (``MIRNET_THREADS``, else one per physical core
             that is idle when the first engine starts: see :func:`.cpu.choose_threads`; the restore commands use
             it), or None (default: PyTorch's setting is left alone).
