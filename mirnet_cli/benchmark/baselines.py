@@ -6,8 +6,14 @@
   7×7 patches, 21×21 search window, filter strength h = hColor. ``nlmeans:h=12`` fixes h; plain ``nlmeans`` on
   a test set with targets searches h (:func:`search_nlmeans_h`) and reports the best, so that a network is
   compared with the best this classical method can do on that data, not with an arbitrary h;
-* ``clahe-gamma``: a low-light baseline: gamma ``γ = log(0.45) / log(mean luma)`` (so the mean luma becomes about
-  0.45), then CLAHE (clip 2.0, 8×8 tiles) on the L channel of Lab.
+* ``clahe-gamma`` (or ``clahe``): a low-light baseline: gamma ``γ = log(0.45) / log(mean luma)`` (so the mean luma
+  becomes about 0.45), then CLAHE (clip 2.0, 8×8 tiles) on the L channel of Lab;
+* ``autolevels``: a contrast baseline, each channel stretched so that its 0.5th and 99.5th percentiles become 0
+  and 1: ``y_c = clip((x_c − p_c^{0.5}) / (p_c^{99.5} − p_c^{0.5}), 0, 1)`` ("auto levels" of photo editors);
+  ``autolevels:low=1,high=99`` changes the percentiles;
+* ``bicubic``: the super-resolution baseline, the bicubic upsampling itself. SR test sets hand every model the
+  low-resolution image already upsampled with PIL's bicubic (Keys a = −0.5, MATLAB's ``imresize`` kernel), so
+  this returns its input unchanged under the name the SR tables use.
 
 Each takes and returns [1,3,H,W] float in [0,1]; they run on the CPU and do not tile (``size_multiple = 1``).
 """
@@ -20,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-BASELINES = ("identity", "nlmeans", "clahe-gamma")
+BASELINES = ("identity", "nlmeans", "clahe-gamma", "clahe", "autolevels", "bicubic")
 
 
 class _Classical(nn.Module):
@@ -111,6 +117,27 @@ class ClaheGamma(_Classical):
         return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
+class AutoLevels(_Classical):
+    def __init__(self, low: float = 0.5, high: float = 99.5):
+        super().__init__("autolevels")
+        self.low, self.high = float(low), float(high)
+        self.config = {"low": self.low, "high": self.high}
+
+    def apply(self, rgb8: np.ndarray) -> np.ndarray:
+        rgb = rgb8.astype(np.float32)
+        lo = np.percentile(rgb, self.low, axis=(0, 1))
+        hi = np.percentile(rgb, self.high, axis=(0, 1))
+        span = np.maximum(hi - lo, 1.0)  # a flat channel stays as it is rather than exploding
+        out = np.where(hi - lo >= 1.0, (rgb - lo) / span * 255.0, rgb)
+        return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+class Bicubic(Identity):
+    def __init__(self):
+        super().__init__()
+        self.architecture, self.source = "bicubic", "baseline:bicubic"
+
+
 def parse_baseline(spec: str) -> tuple[str, dict[str, float]]:
     """``"nlmeans:h=12"`` → ``("nlmeans", {"h": 12.0})``; ``"clahe-gamma"`` → ``("clahe-gamma", {})``."""
     from ..errors import MirnetError
@@ -133,10 +160,11 @@ def make_baseline(name: str) -> nn.Module:
     from ..errors import MirnetError
 
     base, params = parse_baseline(name)
-    table = {"identity": Identity, "nlmeans": NLMeans, "clahe-gamma": ClaheGamma}
+    table = {"identity": Identity, "nlmeans": NLMeans, "clahe-gamma": ClaheGamma, "clahe": ClaheGamma,
+             "autolevels": AutoLevels, "bicubic": Bicubic}
     if base not in table:
         raise MirnetError(f"unknown baseline {base!r}; choose from {', '.join(BASELINES)}")
-    allowed = {"nlmeans": {"h"}}.get(base, set())
+    allowed = {"nlmeans": {"h"}, "autolevels": {"low", "high"}}.get(base, set())
     unknown = set(params) - allowed
     if unknown:
         raise MirnetError(f"--baseline {name}: {base} takes "
@@ -144,4 +172,6 @@ def make_baseline(name: str) -> nn.Module:
                           + f", not {', '.join(sorted(unknown))}")
     if "h" in params and not params["h"] > 0:
         raise MirnetError(f"--baseline {name}: h must be > 0")
+    if base == "autolevels" and not 0 <= params.get("low", 0.5) < params.get("high", 99.5) <= 100:
+        raise MirnetError(f"--baseline {name}: need 0 <= low < high <= 100 (percentiles)")
     return table[base](**params).eval()

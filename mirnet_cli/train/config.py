@@ -123,6 +123,11 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "auto"  # auto (fp16 on CUDA, off elsewhere) | fp16 | bf16 | off; bf16 also on CPUs with native bf16
     threads: int | None = None  # CPU intra-op threads (default: PyTorch's); 1 is fastest on a busy 2-core machine
+    # Knowledge distillation: the teacher's output is the target of unpaired inputs and is blended into the target
+    # of every other sample (target = w · teacher(input) + (1 − w) · ground truth, w = teacher_weight).
+    teacher: str | None = None  # any checkpoint load_model accepts, or a foreign teacher (IAT, FFDNet, DnCNN)
+    teacher_weight: float = 0.5
+    teacher_sigma: float | None = None  # FFDNet teachers: noise level in 8-bit units
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -200,10 +205,15 @@ class TrainConfig:
             where = f"data.sources[{i}]"
             if not isinstance(src, dict) or not src.get("dir"):
                 raise TrainConfigError(f"{where} needs a 'dir' (and optionally synthetic, weight, exclude)")
-            unknown = set(src) - {"dir", "synthetic", "weight", "exclude"}
+            unknown = set(src) - {"dir", "synthetic", "weight", "exclude", "unpaired"}
             if unknown:
                 raise TrainConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
-                                       "(known: dir, synthetic, weight, exclude)")
+                                       "(known: dir, synthetic, weight, exclude, unpaired)")
+            if src.get("unpaired") and not self.teacher:
+                raise TrainConfigError(f"{where} is unpaired (inputs only): its targets come from a teacher; "
+                                       "give --teacher SOURCE")
+            if src.get("unpaired") and src.get("synthetic"):
+                raise TrainConfigError(f"{where}: unpaired and synthetic exclude each other")
             if src.get("synthetic") is not None and src["synthetic"] not in MODES:
                 raise TrainConfigError(f"{where}.synthetic must be one of {', '.join(MODES)}, not {src['synthetic']!r}")
             try:
@@ -212,6 +222,12 @@ class TrainConfig:
                 weight = -1.0
             if not weight > 0:
                 raise TrainConfigError(f"{where}.weight must be a number > 0, got {src.get('weight')!r}")
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise TrainConfigError(f"teacher_weight must be from 0 to 1, got {self.teacher_weight}")
+        if self.teacher_sigma is not None and not 0 < self.teacher_sigma <= 255:
+            raise TrainConfigError(f"teacher_sigma must be in (0, 255] (8-bit units), got {self.teacher_sigma}")
+        if self.teacher_sigma is not None and not self.teacher:
+            raise TrainConfigError("teacher_sigma needs a teacher (--teacher SOURCE)")
         if self.data.small_images not in SMALL_IMAGE_MODES:
             raise TrainConfigError(f"data.small_images must be pad or skip, not {self.data.small_images!r}")
         if str(self.amp).lower() not in AMP_MODES:

@@ -166,7 +166,8 @@ class _ByteLRU:
 
 @dataclass
 class Source:
-    """One training source: paired samples, or clean images degraded on the fly with ``mode``.
+    """One training source: paired samples, clean images degraded on the fly with ``mode``, or ``inputs`` alone
+    (unpaired: a teacher's output on each whole image is its target).
 
     ``weight`` is the share of the samples drawn from it (relative to the other sources' weights); ``label`` is
     what the training log calls it.
@@ -177,23 +178,26 @@ class Source:
     mode: str | None = None
     weight: float = 1.0
     label: str = ""
+    inputs: list[Path] | None = None
 
     def __post_init__(self) -> None:
-        if (self.pairs is None) == (self.clean is None):
-            raise ValueError("give either pairs or clean images")
+        if sum(x is not None for x in (self.pairs, self.clean, self.inputs)) != 1:
+            raise ValueError("give either pairs, clean images or unpaired inputs")
         if self.clean is not None and self.mode not in MODES:
             raise MirnetError(f"--synthetic must be one of {', '.join(MODES)}, not {self.mode!r}")
         if not self.weight > 0:
             raise MirnetError(f"{self.label or 'data source'}: weight must be > 0, got {self.weight}")
 
     def paths(self) -> list[Path]:
-        return list(self.clean) if self.clean is not None else [s.inputs[0] for s in self.pairs]
+        if self.pairs is not None:
+            return [s.inputs[0] for s in self.pairs]
+        return list(self.clean if self.clean is not None else self.inputs)
 
     def __len__(self) -> int:
-        return len(self.pairs if self.pairs is not None else self.clean)
+        return len(self.paths())
 
     def describe(self) -> str:
-        kind = f"{self.mode}" if self.mode else "pairs"
+        kind = f"{self.mode}" if self.mode else ("unpaired" if self.inputs is not None else "pairs")
         return f"{self.label or 'data'} ({len(self)} {kind})"
 
 
@@ -220,12 +224,17 @@ class PatchDataset(Dataset):
         cache_mb: decoded images kept in memory per process.
         exposure: ``(min_ev, max_ev)``: synthetic samples first change the clean patch's exposure by a uniform
             number of stops (the target too), e.g. ``(-2.5, 0)`` to train on dark scenes as well as bright ones.
+        teacher: a :class:`~mirnet_cli.teachers.Teacher` for distillation, or None. It runs on whole images for
+            paired and unpaired sources (its global statistics are the photo's, not a patch's; the result is
+            cached with the image) and on the degraded patch for synthetic sources.
+        teacher_weight: ``w`` in ``target = w · teacher(input) + (1 − w) · ground truth`` (unpaired: the teacher).
     """
 
     def __init__(self, seed: int, *, pairs: list[Any] | None = None, clean: list[Path] | None = None,
                  mode: str | None = None, sources: list[Source] | None = None,
                  scale: int | list[int] = 4, flips: bool = True, min_size: int = 0,
-                 small_images: str = "pad", cache_mb: int = 1024, exposure: tuple[float, float] | None = None):
+                 small_images: str = "pad", cache_mb: int = 1024, exposure: tuple[float, float] | None = None,
+                 teacher: Any = None, teacher_weight: float = 0.5):
         if sources is None:
             if (pairs is None) == (clean is None):
                 raise ValueError("give either pairs or clean images")
@@ -235,6 +244,9 @@ class PatchDataset(Dataset):
         self.seed, self.scale, self.flips = int(seed), scale, bool(flips)
         self.sources = list(sources)
         self.exposure = tuple(exposure) if exposure else None
+        self.teacher, self.teacher_weight = teacher, float(teacher_weight)
+        if teacher is None and any(s.inputs is not None for s in self.sources):
+            raise MirnetError("unpaired training inputs need a teacher (--teacher SOURCE)")
         if small_images == "skip" and min_size > 0:
             self._drop_small(min_size)
         if len(self) == 0 or any(len(s) == 0 for s in self.sources):
@@ -268,6 +280,8 @@ class PatchDataset(Dataset):
             dropped += [p.name for p, k in zip(src.paths(), keep, strict=True) if not k]
             if src.clean is not None:
                 src.clean = [p for p, k in zip(src.clean, keep, strict=True) if k]
+            elif src.inputs is not None:
+                src.inputs = [p for p, k in zip(src.inputs, keep, strict=True) if k]
             else:
                 src.pairs = [s for s, k in zip(src.pairs, keep, strict=True) if k]
         if dropped:
@@ -287,11 +301,27 @@ class PatchDataset(Dataset):
                 if inp.shape[:2] != tgt.shape[:2]:
                     raise MirnetError(f"{src.pairs[k].inputs[0]}: input {inp.shape[1]}×{inp.shape[0]} and target "
                                       f"{tgt.shape[1]}×{tgt.shape[0]} differ in size")
-                arrays = [inp, tgt]
+                arrays = [inp, self._distil(inp, tgt)]
+            elif src.inputs is not None:
+                inp = _read(src.inputs[k])
+                arrays = [inp, self._distil(inp, None)]
             else:
                 arrays = [_read(src.clean[k])]
             self._cache.put((j, k), arrays)
         return arrays
+
+    def _distil(self, inp: np.ndarray, tgt: np.ndarray | None) -> np.ndarray:
+        """The training target of ``inp``: the ground truth, the teacher's output, or their blend."""
+        if self.teacher is None:
+            assert tgt is not None
+            return tgt
+        with torch.no_grad():
+            out = self.teacher(torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1)))[None].float())
+        taught = out[0].permute(1, 2, 0).numpy().astype(np.float32)
+        if tgt is None:
+            return np.ascontiguousarray(taught)
+        w = self.teacher_weight
+        return np.ascontiguousarray(w * taught + (1.0 - w) * tgt, dtype=np.float32)
 
     def _readable_source(self, j: int, k: int) -> list[np.ndarray]:
         """The arrays of item ``k`` of source ``j``, or of the next item of that source that can be read.
@@ -323,13 +353,15 @@ class PatchDataset(Dataset):
         src = self.sources[j]
         k = int(rng.integers(0, len(src)))
         arrays = self._readable_source(j, k)
-        if src.pairs is not None:
+        if src.clean is None:
             inp, tgt = _crop_flip(arrays, patch, rng, self.flips)
         else:
             (tgt,) = _crop_flip(arrays, patch, rng, self.flips)
             if self.exposure is not None:
                 tgt = expose(tgt, float(rng.uniform(*self.exposure)))
             inp = degrade(tgt, src.mode, rng, scale=self.scale)
+            if self.teacher is not None:
+                tgt = self._distil(inp, tgt)
         return _chw(inp), _chw(tgt)
 
 
@@ -357,7 +389,11 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
         mode = spec.get("synthetic")
         weight = float(spec.get("weight", 1.0))
         label = "/".join(data_path(folder).parts[-2:]) or str(folder)
-        if mode:
+        if spec.get("unpaired"):
+            inputs = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
+                                        say=report)
+            out.append(Source(inputs=inputs, weight=weight, label=label))
+        elif mode:
             clean = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                        say=report)
             out.append(Source(clean=clean, mode=mode, weight=weight, label=label))

@@ -404,6 +404,11 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     if not data.train_dir and not data.sources:
         raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic)")
     amp_dtype = _amp_dtype(cfg.amp, d.device)
+    teacher = None
+    if cfg.teacher:  # before any folder is made: a teacher that cannot be loaded leaves nothing behind
+        from ..teachers import load_teacher
+
+        teacher = load_teacher(cfg.teacher, sigma=cfg.teacher_sigma)
     if cfg.threads and d.device.type == "cpu":
         # On a small shared CPU, threads mostly wait for each other: one thread can train several times more
         # iterations per CPU-second than two.
@@ -463,7 +468,8 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     report = say if d.main else (lambda text: None)
     scale = list(data.scales) if data.scales else data.scale
     dataset = PatchDataset(cfg.seed, sources=build_sources(data, scale, say=report), scale=scale,
-                           exposure=tuple(data.exposure) if data.exposure else None, **common)
+                           exposure=tuple(data.exposure) if data.exposure else None, teacher=teacher,
+                           teacher_weight=cfg.teacher_weight, **common)
     workers = data.workers if data.workers is not None else (4 if d.device.type == "cuda" else 0)
     total = cfg.schedule.iters
     loader = DataLoader(dataset, batch_sampler=StageBatchSampler(cfg, start_iter, total, d.rank, d.world),
@@ -475,6 +481,8 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     if d.main:
         runlog.truncate_after(start_iter)
         _atomic_text(out / "train_config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        if teacher is not None:  # what the student learned from, with the file's digest
+            _atomic_text(out / "teacher.json", json.dumps(teacher.provenance, indent=2) + "\n")
         stages = cfg.stages()
         stage_text = ", ".join(f"{p}px×{b}" + (f" from {s}" if s else "") for s, p, b in stages)
         say(f"training {cfg.arch} {cfg.model or '(defaults)'}: {sum(p.numel() for p in model.parameters()):,} "
@@ -485,6 +493,8 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
             + f", {len(val_pairs)} validation, "
             f"patches {stage_text}, device {d.device}"
             + (f", AMP {str(amp_dtype).replace('torch.', '')}" if amp_dtype else "")
+            + (f", teacher {teacher.architecture} ({teacher.provenance['parameters']:,} parameters, weight "
+               f"{cfg.teacher_weight:g})" if teacher is not None else "")
             + (f", {d.world} processes" if d.world > 1 else "")
             + (f", resumed from {ckpt_path.name}" if ckpt_path else ""))
 
@@ -613,7 +623,8 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     if d.main:
         if it > start_iter or not (out / "model.safetensors").exists():
             card = {"task": cfg.task, "training": {
-                "iterations": it, "config": cfg.to_dict(), "best_val_psnr": summary["best_val_psnr"],
+                "iterations": it, "config": cfg.to_dict(),
+                "teacher": teacher.provenance if teacher is not None else None, "best_val_psnr": summary["best_val_psnr"],
                 "best_iteration": summary["best_iteration"], "last_val": last_val, "torch": str(torch.__version__)}}
             save_pretrained(model, out, card=card)
         say(f"done: {it} iterations in {summary['seconds']:.0f} s; model exported to {out}/model.safetensors "

@@ -84,3 +84,37 @@ def test_h_search_finds_the_best_strength_and_stops_past_it():
     assert scores[best] == max(scores.values()) and list(scores) == tried
     assert 5.0 <= best <= 40.0  # σ = 0.08 (20/255) noise wants a medium strength
     assert len(tried) < 7  # stopped once the score kept falling
+
+
+def test_clahe_is_the_clahe_gamma_baseline():
+    _, img = _noisy_pair(2)
+    dark = img * 0.1
+    assert np.array_equal(_run(make_baseline("clahe"), dark), _run(make_baseline("clahe-gamma"), dark))
+
+
+def test_autolevels_stretches_each_channel_to_its_percentiles():
+    rng = np.random.default_rng(3)
+    img = (0.3 + 0.2 * rng.random((64, 64, 3))).astype(np.float32)  # flat: every channel within [0.3, 0.5]
+    img[..., 2] *= 0.5  # a colour cast auto-levels removes
+    out = _run(make_baseline("autolevels"), img)
+    for c in range(3):
+        lo, hi = np.percentile(out[..., c], [0.5, 99.5])
+        assert lo < 0.02 and hi > 0.98, (c, lo, hi)
+    assert abs(out[..., 2].mean() - out[..., 0].mean()) < 0.05  # the cast is gone
+    # A flat channel (no spread) is left alone instead of dividing by zero.
+    flat = np.full((16, 16, 3), 0.4, np.float32)
+    assert np.allclose(_run(make_baseline("autolevels"), flat), np.round(flat * 255) / 255)
+
+
+def test_autolevels_parameters_are_checked():
+    assert make_baseline("autolevels:low=1,high=99").config == {"low": 1.0, "high": 99.0}
+    with pytest.raises(MirnetError, match="low < high"):
+        make_baseline("autolevels:low=60,high=40")
+    with pytest.raises(MirnetError, match="takes no parameters"):
+        make_baseline("bicubic:a=-0.75")
+
+
+def test_bicubic_is_the_upsampled_input():
+    _, img = _noisy_pair(4)
+    model = make_baseline("bicubic")
+    assert model.architecture == "bicubic" and np.array_equal(_run(model, img), img)

@@ -114,7 +114,8 @@ def benchmark(
         None,
         "--baseline",
         help="Score a classical baseline instead of a network: identity, nlmeans (OpenCV non-local means; its "
-        "strength h is searched on the test set and reported; nlmeans:h=12 fixes it) or clahe-gamma (low light).",
+        "strength h is searched on the test set and reported; nlmeans:h=12 fixes it), clahe (CLAHE + gamma, low "
+        "light; also clahe-gamma), autolevels (per-channel 0.5/99.5 % stretch, contrast) or bicubic (SR).",
     ),
     scale: int | None = typer.Option(None, "--scale", help="Super-resolution factor (realsr / folder)."),
     degrade: str | None = typer.Option(

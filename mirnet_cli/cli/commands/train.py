@@ -10,6 +10,7 @@ import typer
 # flag name → dotted config key (the same keys --set and the config file use)
 FLAG_KEYS = {
     "arch": "arch", "task": "task", "out": "out", "seed": "seed", "device": "device", "init": "init",
+    "teacher": "teacher",
     "train_dir": "data.train_dir", "val_dir": "data.val_dir", "synthetic": "data.synthetic", "workers": "data.workers",
     "iters": "schedule.iters", "batch_size": "schedule.batch_size", "patch_size": "schedule.patch_size",
     "checkpoint_every": "schedule.checkpoint_every", "val_every": "schedule.val_every",
@@ -73,6 +74,10 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed for initialisation, patches and degradations.")] = None,
     init: Annotated[str | None, typer.Option(
         help="Fine-tune from any weights load_model accepts: registry name, file, folder, hf://, URL.")] = None,
+    teacher: Annotated[str | None, typer.Option(
+        help="Distil from this network: any weights load_model accepts, or an IAT / FFDNet / DnCNN file. Its "
+             "output is the target of unpaired inputs ({dir, unpaired: true} sources) and is blended into the "
+             "others' (--set teacher_weight=0.5; FFDNet: --set teacher_sigma=50).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -85,13 +90,15 @@ def train(
     Multi-GPU: torchrun --nproc_per_node N -m mirnet_cli train ...
 
     Example: mirnet train --synthetic denoise --train-dir photos/ --set model.n_feat=16 --iters 2000 --out runs/dn
+
+    Distillation: mirnet train --teacher official.pth --train-dir pairs/ --set model.n_feat=16 --out runs/student
     """
     from ...errors import MirnetError
     from ...train.loop import TrainingInterrupted
     from ...train.loop import train as run_training
 
     flags = {"arch": arch, "task": task, "out": out, "seed": seed, "device": device, "init": init,
-             "train_dir": train_dir, "val_dir": val_dir, "synthetic": synthetic, "workers": workers, "iters": iters,
+             "teacher": teacher, "train_dir": train_dir, "val_dir": val_dir, "synthetic": synthetic, "workers": workers, "iters": iters,
              "batch_size": batch_size, "patch_size": patch_size, "checkpoint_every": checkpoint_every,
              "val_every": val_every, "keep_last": keep_last, "lr": lr,
              "amp": amp}
