@@ -8,15 +8,18 @@ Public names are re-exported by :mod:`mirnet_cli.io.images`; import them from th
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image as PILImage
 
 from mirnet_cli.errors import ImageReadError
 from mirnet_cli.io._exif import DESCRIPTIVE_TAGS, SUB_IFDS, normalize_exif
+from mirnet_cli.io.formats import special_file_reason
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -24,6 +27,7 @@ __all__ = [
     "Image",
     "exif_from_tiff_tags",
     "max_pixels_limit",
+    "open_regular",
     "read_file_bytes",
     "too_large_reason",
 ]
@@ -127,10 +131,50 @@ def exif_from_tiff_tags(source: PILImage.Exif) -> bytes | None:
     return normalize_exif(out.tobytes()) if len(out) else None
 
 
-def read_file_bytes(path: Path) -> bytes:
-    """The whole file, or :class:`ImageReadError` naming why it cannot be read (missing, folder, empty, ...)."""
+def open_regular(path: str | Path) -> BinaryIO:
+    """``open(path, "rb")`` for a regular file only: checked with ``stat`` (links resolved) before it is opened, then
+    opened without blocking and checked again with ``fstat`` (no race with a file swapped for a pipe meanwhile).
+
+    Raises:
+        ImageReadError: a named pipe, socket or device (``/dev/zero`` would be read without end, a pipe would block
+            for ever).
+        OSError: the file cannot be opened (missing, a folder, permission denied, ...).
+    """
+    path = Path(path)
+    why = special_file_reason(path)
+    if why is not None:
+        raise ImageReadError(path, why)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        data = path.read_bytes()
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise ImageReadError(path, "not a regular file; only regular files are read")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The whole file, or :class:`ImageReadError` naming why it cannot be read (missing, folder, empty, ...).
+
+    Never an unbounded read: only a regular file is opened (:func:`open_regular`: named pipes, sockets and devices
+    such as ``/dev/zero`` are refused), and at most the size ``fstat`` gave is read; a file that grew meanwhile is
+    refused.
+    """
+    path = Path(path)
+    try:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(size)
+            grew = bool(handle.read(1))
+        if grew:
+            raise ImageReadError(path, f"the file grew while it was read (larger than its {size:,} bytes); "
+                                       "process it once it is complete")
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(path, "file not found") from None
     except IsADirectoryError:

@@ -35,6 +35,7 @@ from mirnet_cli.io._decode import (
     Image,
     exif_from_tiff_tags,
     max_pixels_limit,
+    open_regular,
     read_file_bytes,
     too_large_reason,
 )
@@ -338,9 +339,14 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     """``(width, height)`` of an image file from its header, without decoding the pixels; ``None`` if unknown.
 
     Cheap enough to call for every file of a batch before any is decoded (memory planning, progress weights).
-    EXIF orientation is not applied (the pixel count is what matters). RAW files ask LibRaw.
+    EXIF orientation is not applied (the pixel count is what matters). RAW files ask LibRaw. A named pipe,
+    socket or device is never opened (``None``: the read says why).
     """
     path = Path(path)
+    try:
+        open_regular(path).close()
+    except Exception:  # noqa: BLE001 - missing, special, unreadable: the read says why
+        return None
     if is_raw_path(path):
         from mirnet_cli.io.raw import raw_size
 
@@ -348,12 +354,12 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with _pillow_pixel_limit(2**62), PILImage.open(path) as im:  # reads the header only
-                return int(im.size[0]), int(im.size[1])
+            with open_regular(path) as handle, _pillow_pixel_limit(2**62), PILImage.open(handle) as im:
+                return int(im.size[0]), int(im.size[1])  # reads the header only
     except Exception:  # noqa: BLE001 - not readable by Pillow (float colour TIFF, corrupt, ...)
         pass
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(1 << 16)
         if head[:4] in (b"II*\x00", b"MM\x00*"):
             tags = PILImage.Exif()

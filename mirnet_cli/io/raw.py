@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mirnet_cli.errors import ImageReadError
-from mirnet_cli.io.formats import RAW_EXTENSIONS, is_raw_path
+from mirnet_cli.io.formats import RAW_EXTENSIONS, is_raw_path, special_file_reason
 
 __all__ = ["RAW_EXTENSIONS", "is_raw_path", "raw_size", "read_raw", "srgb_icc_profile"]
 
@@ -118,6 +118,8 @@ def _raw_exif(data: bytes, raw) -> bytes | None:
 
 def raw_size(path: str | Path) -> tuple[int, int] | None:
     """``(width, height)`` LibRaw will develop, read from the file's metadata only; ``None`` if unknown."""
+    if special_file_reason(path) is not None:  # a pipe or device is never handed to LibRaw
+        return None
     try:
         import rawpy
 

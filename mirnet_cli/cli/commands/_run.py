@@ -47,6 +47,7 @@ class Planned:
         from ...io.discovery import unsupported_reason
 
         self.skipped += [(path, unsupported_reason(path)) for path in scan.unsupported]
+        self.skipped += list(getattr(scan, "special", ()))  # pipes, sockets, devices: never opened
         for folder in scan.output_dirs:
             progress.line(f"note: not searching {folder}: mirnet wrote it (delete its .mirnet-output file to "
                           "include it)")
@@ -126,6 +127,8 @@ class RestoreRun:
             raise MirnetError(f"no images found in {', '.join(map(str, paths))}"
                               + (f" ({len(scan.unsupported)} in unsupported formats: {', '.join(unsupported)})"
                                  if unsupported else "")
+                              + (f" ({len(scan.special)} not regular files, e.g. {scan.special[0][0]}: "
+                                 f"{scan.special[0][1]})" if scan.special else "")
                               + ("" if self.opts.recursive else " (use --recursive for sub-folders)"))
         plan.note_passed_over(scan, self.progress)
         items, own = split_own_outputs(scan.items, plan.out_dir, self.opts.suffix, self.ext)
