@@ -53,3 +53,63 @@ def test_a_pipe_and_a_link_to_dev_zero_in_a_folder_are_skipped_and_the_batch_fin
     assert (out / "a.png").is_file() and not (out / "z.png").exists()
     assert "done 1, skipped 2 (not a regular file), failed 0" in res.stderr, res.stderr
     assert f"skipped {folder / 'b_pipe.png'}: not a regular file (named pipe)" in res.stderr
+
+
+def _value_photo(path: Path, value: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.fromarray(np.full((16, 24, 3), value, np.uint8)).save(path)
+    return path
+
+
+def test_an_output_folder_left_with_only_the_marker_is_removed(tmp_path):
+    folder = tmp_path / "night"
+    _value_photo(folder / "bright.png", 170)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["enhance", str(folder), "--task", "lowlight", "--model", "bundled", "--device", "cpu",
+                              "-o", str(out), "--compare"])
+    assert res.exit_code == 0, res.output
+    assert "skipped 1 (looks well exposed" in res.stderr
+    assert not out.exists()  # every photo was skipped: no folder holding only .mirnet-output
+
+
+def test_a_second_run_skips_the_photo_the_first_is_making_and_says_so(tmp_path):
+    import json
+    import socket
+
+    from mirnet_cli.io.atomic import claim_path
+
+    folder = tmp_path / "photos"
+    _photo(folder / "a.png")
+    _photo(folder / "b.png", seed=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # "the first run"
+    try:
+        claim_path(out / "a.png").write_text(json.dumps({"pid": first.pid, "host": socket.gethostname()}))
+        res = runner.invoke(app, ["denoise", str(folder), "-o", str(out), "--model", "bundled"])
+    finally:
+        first.kill()
+        first.wait()
+    assert res.exit_code == 0, res.output
+    assert f"skipped {folder / 'a.png'}: being made by another mirnet run (process {first.pid})" in res.stderr
+    assert "done 1, skipped 1 (being made by another mirnet run" in res.stderr
+    assert not (out / "a.png").exists() and (out / "b.png").is_file()
+
+
+def test_the_interrupted_summary_says_how_many_photos_were_never_started(tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    for i in range(4):
+        _photo(folder / f"p{i}.png", seed=i)
+    calls = []
+
+    def interrupt_on_second(self, job, read):
+        calls.append(job.label)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return read[0], read[1], read[2], "24x16"
+
+    monkeypatch.setattr("mirnet_cli.restore.batch.BatchRunner._restore", interrupt_on_second)
+    res = runner.invoke(app, ["denoise", str(folder), "-o", str(tmp_path / "out"), "--model", "bundled"])
+    assert res.exit_code == 130, res.output
+    assert ("interrupted: done 1, skipped 1 (interrupted while it was restored), failed 0, not started 2 in "
+            in res.stderr), res.stderr
