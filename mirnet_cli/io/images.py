@@ -236,6 +236,16 @@ def _to_srgb(im: PILImage.Image) -> PILImage.Image:
     return im.convert("RGB")
 
 
+def _decode_failure(exc: BaseException, what: str) -> str:
+    """The reason a decoder gave, in the user's words: Pillow's limits on metadata chunks name its internals
+    (``PngImagePlugin.MAX_TEXT_CHUNK``), which say nothing to a photographer."""
+    reason = str(exc) or type(exc).__name__
+    if "MAX_TEXT_CHUNK" in reason or "MAX_TEXT_MEMORY" in reason or "Too much memory used in text chunks" in reason:
+        return ("a text (metadata) chunk in the file is larger than the safety limit for metadata (possible "
+                "decompression bomb); the pixels were not read. Strip the file's metadata to process it")
+    return f"{what}: {reason}"
+
+
 def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
     """Read PNG, JPEG, TIFF, WebP, BMP or a camera RAW file into an :class:`Image`.
 
@@ -267,7 +277,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
             return _read_float_tiff(path, data, limit)
         raise ImageReadError(path, "not an image or unsupported format") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageReadError(path, f"truncated or corrupt image data: {exc}") from None
+        raise ImageReadError(path, _decode_failure(exc, "truncated or corrupt image data")) from None
 
     with im:
         width, height = im.size
@@ -306,8 +316,8 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
             reason = str(exc) or type(exc).__name__
             if "truncated" in reason or isinstance(exc, (EOFError, SyntaxError)) or "broken" in reason:
-                raise ImageReadError(path, f"truncated or corrupt image data: {reason}") from None
-            raise ImageReadError(path, f"cannot decode image: {reason}") from None
+                raise ImageReadError(path, _decode_failure(exc, "truncated or corrupt image data")) from None
+            raise ImageReadError(path, _decode_failure(exc, "cannot decode image")) from None
 
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
         orientation = 1

@@ -113,3 +113,44 @@ def test_the_interrupted_summary_says_how_many_photos_were_never_started(tmp_pat
     assert res.exit_code == 130, res.output
     assert ("interrupted: done 1, skipped 1 (interrupted while it was restored), failed 0, not started 2 in "
             in res.stderr), res.stderr
+
+
+def test_threads_beyond_the_core_count_are_capped_with_a_note(tmp_path):
+    from mirnet_cli.cli.commands._options import check_threads, usable_cores
+
+    cores = usable_cores()
+    notes = []
+    assert check_threads("999", say=notes.append) == cores
+    assert notes == [f"note: --threads 999: this machine has {cores} core(s) for this process; using {cores} "
+                     "(more threads than cores only wait for each other)"]
+    assert check_threads(str(cores), say=notes.append) == cores and len(notes) == 1
+    res = runner.invoke(app, ["denoise", str(_photo(tmp_path / "a.png")), "--threads", "999", "--dry-run",
+                              "--model", "bundled"])
+    assert res.exit_code == 0, res.output
+    assert [line for line in res.stderr.splitlines() if "--threads 999" in line] == notes[:1]
+
+
+def test_offline_the_failed_download_is_explained_once_with_how_to_make_it_the_default(tmp_path, monkeypatch):
+    from mirnet_cli.errors import SourceError
+
+    from mirnet_cli.loading import sources
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    tries = []
+    real_fetch = sources.fetch
+
+    def offline(entry, *args, **kwargs):
+        if getattr(entry, "bundled", None) is not None or not hasattr(entry, "bundled"):
+            return real_fetch(entry, *args, **kwargs)  # bundled models are files in the package
+        tries.append(entry.name)
+        raise SourceError(f"could not fetch {entry.name}: download failed for https://example.org/w.pth: "
+                          "[Errno -2] Name or service not known (no network?)")
+
+    monkeypatch.setattr("mirnet_cli.loading.sources.fetch", offline)
+    res = runner.invoke(app, ["restore", str(_photo(tmp_path / "a.png")), "--task", "denoise,super-resolve:x2",
+                              "-o", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    notes = [line for line in res.stderr.splitlines() if "could not be downloaded" in line]
+    assert len(notes) == 1 and len(tries) == 1, res.stderr  # said once, not tried again for the second step
+    assert "Name or service not known (no network?)" in notes[0] and "[Errno" not in notes[0]
+    assert f"`mirnet download {tries[0]}` once online makes it the default" in notes[0]

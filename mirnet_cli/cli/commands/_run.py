@@ -156,10 +156,11 @@ class RestoreRun:
         from ...restore.selection import choose_weights
 
         choices = []
+        session: dict = {}  # a failed download is said once, then not tried again in this run
         for spec in self.steps:
             self.progress.phase(f"choosing the model for {spec.key}")
             choice = choose_weights(spec.key, weights=self.opts.weights, model=self.opts.model, arch=self.arch,
-                                    download=not self.opts.dry_run)
+                                    download=not self.opts.dry_run, session=session)
             if choice.notice and not self.opts.dry_run:  # a dry run lists it with the plan
                 self.progress.line(f"note: {choice.notice}")
             choices.append(choice)
