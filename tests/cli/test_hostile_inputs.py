@@ -154,3 +154,41 @@ def test_offline_the_failed_download_is_explained_once_with_how_to_make_it_the_d
     assert len(notes) == 1 and len(tries) == 1, res.stderr  # said once, not tried again for the second step
     assert "Name or service not known (no network?)" in notes[0] and "[Errno" not in notes[0]
     assert f"`mirnet download {tries[0]}` once online makes it the default" in notes[0]
+
+
+def _fake_fetch(monkeypatch, fail):
+    from mirnet_cli.loading import sources
+
+    real_fetch = sources.fetch
+
+    def fetch(entry, *args, **kwargs):
+        if getattr(entry, "bundled", None) is not None:
+            return real_fetch(entry, *args, **kwargs)
+        return fail(entry)
+
+    monkeypatch.setattr("mirnet_cli.loading.sources.fetch", fetch)
+
+
+def test_download_offline_says_what_was_done_and_why_the_rest_failed(monkeypatch):
+    from mirnet_cli.errors import SourceError
+
+    def no_network(entry):
+        raise SourceError(f"could not fetch {entry.name}: download failed for https://example.org/x.pth: "
+                          "[Errno -2] Name or service not known (no network?)")
+
+    _fake_fetch(monkeypatch, no_network)
+    res = runner.invoke(app, ["download", "denoise", "super-resolve:x4"])
+    assert res.exit_code == 1
+    assert res.stderr.strip().splitlines()[-1] == ("done 0, bundled 2 (in the package: nothing to download), "
+                                                   "skipped 0, failed 2 (no network?)")
+
+
+def test_an_interrupted_download_says_how_many_were_never_started(monkeypatch):
+    def interrupt(entry):
+        raise KeyboardInterrupt
+
+    _fake_fetch(monkeypatch, interrupt)
+    res = runner.invoke(app, ["download", "denoise", "super-resolve:x4"])
+    assert res.exit_code == 130
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: done 0, ") and last.endswith(", interrupted 1, not started 3"), last
