@@ -192,3 +192,21 @@ def test_an_interrupted_download_says_how_many_were_never_started(monkeypatch):
     assert res.exit_code == 130
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("interrupted: done 0, ") and last.endswith(", interrupted 1, not started 3"), last
+
+
+def test_a_file_name_starting_with_a_dash_gets_the_hint_to_use_double_dash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _photo(tmp_path / "-x.png")
+    res = runner.invoke(app, ["denoise", "-x.png", "--dry-run"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == ("error: no such option: -x (see `mirnet denoise --help`); -x.png looks like a file "
+                                  "name: put it after `--` (mirnet denoise -- -x.png) or write ./-x.png")
+    res = runner.invoke(app, ["denoise", "--dry-run", "--model", "bundled", "--", "-x.png"])
+    assert res.exit_code == 0, res.output  # the hint works
+
+
+def test_task_errors_list_every_accepted_spelling():
+    res = runner.invoke(app, ["restore", "a.png", "--task", "foo"])
+    assert res.exit_code == 2
+    for spelling in ("x2", "x3", "x4", "super-resolve:x3", "contrast", "lowlight"):
+        assert f" {spelling}," in res.stderr or f" {spelling})" in res.stderr, spelling
