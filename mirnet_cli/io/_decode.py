@@ -114,20 +114,42 @@ def too_large_reason(width: int, height: int, limit: int) -> str:
     )
 
 
+#: DNG's UniqueCameraModel: the camera's name where a DNG has no Model tag (some converters write only this one).
+UNIQUE_CAMERA_MODEL = 0xC614
+_MAKE, _MODEL = 0x010F, 0x0110
+
+
+def _clean_text(value):
+    """A string tag without its NUL padding (Kodak RAW files pad to a fixed length) or surrounding spaces; other
+    values unchanged. An empty string becomes ``None`` (the tag is dropped)."""
+    if isinstance(value, str):
+        value = value.split("\x00", 1)[0].strip()
+        return value or None
+    return value
+
+
 def exif_from_tiff_tags(source: PILImage.Exif) -> bytes | None:
     """EXIF block built from a TIFF-structured file's IFD0 (TIFF, DNG, NEF, CR2, ...).
 
     Keeps only descriptive tags (make, model, date, ...) and the Exif/GPS sub-IFDs, not the storage tags
-    (strip offsets, compression, ...) that would be wrong for any other file.
+    (strip offsets, compression, ...) that would be wrong for any other file. Strings lose their NUL padding; a DNG
+    with only ``UniqueCameraModel`` keeps that as the model (the camera's name).
     """
     out = PILImage.Exif()
     for tag in source:
         if tag in DESCRIPTIVE_TAGS:
-            out[tag] = source[tag]
+            value = _clean_text(source[tag])
+            if value is not None:
+                out[tag] = value
+    if _MODEL not in out:
+        unique = _clean_text(source.get(UNIQUE_CAMERA_MODEL))
+        if isinstance(unique, str):
+            out[_MODEL] = unique
     for tag in SUB_IFDS:
         sub = source.get_ifd(tag)
         if sub:
-            out[tag] = dict(sub)
+            cleaned = {k: _clean_text(v) for k, v in dict(sub).items()}
+            out[tag] = {k: v for k, v in cleaned.items() if v is not None}
     return normalize_exif(out.tobytes()) if len(out) else None
 
 
