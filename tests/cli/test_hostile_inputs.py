@@ -210,3 +210,22 @@ def test_task_errors_list_every_accepted_spelling():
     assert res.exit_code == 2
     for spelling in ("x2", "x3", "x4", "super-resolve:x3", "contrast", "lowlight"):
         assert f" {spelling}," in res.stderr or f" {spelling})" in res.stderr, spelling
+
+
+def test_deblur_into_the_views_folder_writes_beside_the_views_never_over_them(tmp_path):
+    # the README's exact promise (issue 20): `-o` the views' own folder writes s.png beside s_L.png and s_R.png
+    import torch
+
+    from mirnet_cli import build_model
+    from mirnet_cli.loading.checkpoint import save_pretrained
+
+    torch.manual_seed(0)
+    weights = save_pretrained(build_model("mirnet_v2", n_feat=16, n_MRB=1, inp_channels=6, task="defocus_deblurring"),
+                              tmp_path / "dp")
+    views = tmp_path / "views"
+    left, right = _photo(views / "s_L.png", size=(24, 20)), _photo(views / "s_R.png", size=(24, 20), seed=1)
+    before = left.read_bytes(), right.read_bytes()
+    res = runner.invoke(app, ["deblur", str(views), "-o", str(views), "--overwrite", "--weights", str(weights),
+                              "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert (views / "s.png").is_file() and (left.read_bytes(), right.read_bytes()) == before
