@@ -213,6 +213,10 @@ def clean_stale_temp_files(folders, *, now: float | None = None) -> list[Path]:
 
 
 # ------------------------------------------------------------------------------------------------- claims
+#: The folders :func:`claim_output` created for each claim (deepest first).
+_made_for: dict[Path, list[Path]] = {}
+
+
 class OutputBusy(Exception):
     """Another live process claimed this output (:func:`claim_output`); ``str()`` says which."""
 
@@ -280,6 +284,11 @@ def claim_output(target: str | Path) -> Path:
     claim = claim_path(target)
     body = json.dumps({"pid": os.getpid(), "host": _host(), "output": target.name, "since": time.time()})
     try:
+        missing = []  # folders made for this claim: removed again with it when they stay empty
+        folder = target.parent
+        while not folder.exists() and folder.parent != folder:
+            missing.append(folder)
+            folder = folder.parent
         target.parent.mkdir(parents=True, exist_ok=True)
         for _attempt in range(5):
             try:
@@ -306,6 +315,7 @@ def claim_output(target: str | Path) -> Path:
                 os.write(fd, body.encode("utf-8"))
             finally:
                 os.close(fd)
+            _made_for[claim] = missing
             return claim
     except OSError as exc:
         raise _failed(target, exc) from exc
@@ -313,7 +323,13 @@ def claim_output(target: str | Path) -> Path:
 
 
 def release_claim(claim: Path | None) -> None:
-    """Remove a claim made by :func:`claim_output` (a missing one is fine)."""
+    """Remove a claim made by :func:`claim_output` (a missing one is fine), and the folders made for it if they stayed
+    empty (the photo failed or was skipped)."""
     if claim is not None:
         with contextlib.suppress(OSError):
             os.unlink(claim)
+        for folder in _made_for.pop(claim, []):  # deepest first
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break

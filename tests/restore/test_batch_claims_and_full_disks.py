@@ -165,3 +165,12 @@ def test_claim_files_are_exclusive_and_stale_ones_are_cleaned(tmp_path):
     stale = claim_path(tmp_path / "b.png")
     stale.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname()}))
     assert clean_stale_temp_files([tmp_path]) == [stale]
+
+
+def test_a_sub_folder_made_for_a_claim_is_removed_when_its_photo_fails(tmp_path):
+    paths = _photos(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    job = Job((paths[0],), out / "sub" / "deeper" / "p0.png", str(paths[0]))
+    assert _runner(CountingEngine(error=RuntimeError("boom"))).run([job]).count("failed") == 1
+    assert list(out.iterdir()) == []
