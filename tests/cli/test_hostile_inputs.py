@@ -132,7 +132,6 @@ def test_threads_beyond_the_core_count_are_capped_with_a_note(tmp_path):
 
 def test_offline_the_failed_download_is_explained_once_with_how_to_make_it_the_default(tmp_path, monkeypatch):
     from mirnet_cli.errors import SourceError
-
     from mirnet_cli.loading import sources
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
