@@ -50,20 +50,36 @@ class _App(TyperGroup):
     """The root group: usage errors become one line (``error: …``, exit 2)."""
 
     @staticmethod
-    def _convert(error: Exception) -> Exception:
-        return error if type(error).__name__ == "NoArgsIsHelpError" else _UsageLine(error)
+    def _convert(error: Exception, args: list[str] | None = None) -> Exception:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            return error
+        line = _UsageLine(error)
+        name = getattr(error, "option_name", None)
+        if type(error).__name__ == "NoSuchOption" and name and args:
+            # `mirnet denoise -x.png`: a file whose name starts with "-" reads as options
+            token = next((a for a in args if a.startswith(name) and len(a) > len(name) and "." in a), None)
+            if token is None and name in args and any(a.startswith("-") and "." in a for a in args):
+                token = next(a for a in args if a.startswith("-") and "." in a)
+            if token is not None:
+                ctx = getattr(error, "ctx", None)
+                command = f"mirnet {ctx.info_name}" if ctx is not None and ctx.info_name else "mirnet COMMAND"
+                line.message += (f"; {token} looks like a file name: put it after `--` ({command} -- {token}) "
+                                 f"or write ./{token}")
+        return line
 
-    def make_context(self, *args, **kwargs):
+    def make_context(self, info_name, args, *rest, **kwargs):
+        given = list(args)
         try:
-            return super().make_context(*args, **kwargs)
+            return super().make_context(info_name, args, *rest, **kwargs)
         except _UsageError as error:
-            raise self._convert(error) from None
+            raise self._convert(error, given) from None
 
     def invoke(self, ctx):
+        given = [*getattr(ctx, "protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
         except _UsageError as error:
-            raise self._convert(error) from None
+            raise self._convert(error, given) from None
 
 
 class _Command(TyperCommand):

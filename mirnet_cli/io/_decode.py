@@ -8,15 +8,18 @@ Public names are re-exported by :mod:`mirnet_cli.io.images`; import them from th
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image as PILImage
 
 from mirnet_cli.errors import ImageReadError
 from mirnet_cli.io._exif import DESCRIPTIVE_TAGS, SUB_IFDS, normalize_exif
+from mirnet_cli.io.formats import special_file_reason
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -24,6 +27,7 @@ __all__ = [
     "Image",
     "exif_from_tiff_tags",
     "max_pixels_limit",
+    "open_regular",
     "read_file_bytes",
     "too_large_reason",
 ]
@@ -110,27 +114,89 @@ def too_large_reason(width: int, height: int, limit: int) -> str:
     )
 
 
+#: DNG's UniqueCameraModel: the camera's name where a DNG has no Model tag (some converters write only this one).
+UNIQUE_CAMERA_MODEL = 0xC614
+_MAKE, _MODEL = 0x010F, 0x0110
+
+
+def _clean_text(value):
+    """A string tag without its NUL padding (Kodak RAW files pad to a fixed length) or surrounding spaces; other
+    values unchanged. An empty string becomes ``None`` (the tag is dropped)."""
+    if isinstance(value, str):
+        value = value.split("\x00", 1)[0].strip()
+        return value or None
+    return value
+
+
 def exif_from_tiff_tags(source: PILImage.Exif) -> bytes | None:
     """EXIF block built from a TIFF-structured file's IFD0 (TIFF, DNG, NEF, CR2, ...).
 
     Keeps only descriptive tags (make, model, date, ...) and the Exif/GPS sub-IFDs, not the storage tags
-    (strip offsets, compression, ...) that would be wrong for any other file.
+    (strip offsets, compression, ...) that would be wrong for any other file. Strings lose their NUL padding; a DNG
+    with only ``UniqueCameraModel`` keeps that as the model (the camera's name).
     """
     out = PILImage.Exif()
     for tag in source:
         if tag in DESCRIPTIVE_TAGS:
-            out[tag] = source[tag]
+            value = _clean_text(source[tag])
+            if value is not None:
+                out[tag] = value
+    if _MODEL not in out:
+        unique = _clean_text(source.get(UNIQUE_CAMERA_MODEL))
+        if isinstance(unique, str):
+            out[_MODEL] = unique
     for tag in SUB_IFDS:
         sub = source.get_ifd(tag)
         if sub:
-            out[tag] = dict(sub)
+            cleaned = {k: _clean_text(v) for k, v in dict(sub).items()}
+            out[tag] = {k: v for k, v in cleaned.items() if v is not None}
     return normalize_exif(out.tobytes()) if len(out) else None
 
 
-def read_file_bytes(path: Path) -> bytes:
-    """The whole file, or :class:`ImageReadError` naming why it cannot be read (missing, folder, empty, ...)."""
+def open_regular(path: str | Path) -> BinaryIO:
+    """``open(path, "rb")`` for a regular file only: checked with ``stat`` (links resolved) before it is opened, then
+    opened without blocking and checked again with ``fstat`` (no race with a file swapped for a pipe meanwhile).
+
+    Raises:
+        ImageReadError: a named pipe, socket or device (``/dev/zero`` would be read without end, a pipe would block
+            for ever).
+        OSError: the file cannot be opened (missing, a folder, permission denied, ...).
+    """
+    path = Path(path)
+    why = special_file_reason(path)
+    if why is not None:
+        raise ImageReadError(path, why)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        data = path.read_bytes()
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise ImageReadError(path, "not a regular file; only regular files are read")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The whole file, or :class:`ImageReadError` naming why it cannot be read (missing, folder, empty, ...).
+
+    Never an unbounded read: only a regular file is opened (:func:`open_regular`: named pipes, sockets and devices
+    such as ``/dev/zero`` are refused), and at most the size ``fstat`` gave is read; a file that grew meanwhile is
+    refused.
+    """
+    path = Path(path)
+    try:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(size)
+            grew = bool(handle.read(1))
+        if grew:
+            raise ImageReadError(path, f"the file grew while it was read (larger than its {size:,} bytes); "
+                                       "process it once it is complete")
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(path, "file not found") from None
     except IsADirectoryError:

@@ -9,6 +9,8 @@ Rules that keep runs safe and repeatable:
 * with ``-o`` pointing into the input folder, inputs that are this command's own outputs are set aside
   (:func:`split_own_outputs`) instead of being processed again;
 * images in formats we do not read (``.gif``, ``.avif``, …) are reported as skipped, never silently ignored;
+* every image file found in a folder is checked with ``stat`` (links resolved): named pipes, sockets and devices
+  (a ``z.png`` link to ``/dev/zero``) are skipped with the reason, never opened;
 * an output path can never be an input path (:func:`ensure_not_input`), and two inputs can never share an
   output (:func:`plan_outputs`).
 """
@@ -32,6 +34,7 @@ from mirnet_cli.io.formats import (
     UNSUPPORTED_IMAGE_EXTENSIONS,
     is_image_path,
     output_extension,
+    special_file_reason,
 )
 
 __all__ = [
@@ -118,11 +121,14 @@ class Scan:
         items: the images to process (see :func:`find_inputs`).
         unsupported: images in formats we do not read (``.gif``, ``.avif``, …), found in folders.
         output_dirs: folders not descended into because mirnet wrote them (they hold :data:`OUTPUT_MARKER`).
+        special: ``(path, reason)`` of image names found in folders that are not regular files (named pipes,
+            sockets, devices, links to them): never opened.
     """
 
     items: list[InputItem] = field(default_factory=list)
     unsupported: list[Path] = field(default_factory=list)
     output_dirs: list[Path] = field(default_factory=list)
+    special: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def is_output_dir(folder: Path) -> bool:
@@ -184,7 +190,11 @@ def _walk_images(root: Path, recursive: bool, excludes: Sequence[Path], scan: Sc
             if _skipped_name(name):
                 continue
             if is_image_path(name):
-                found.append(here / name)
+                why = special_file_reason(here / name)
+                if why is None:
+                    found.append(here / name)
+                else:
+                    scan.special.append((here / name, why))
             elif _is_unsupported_image(name):
                 scan.unsupported.append(here / name)
     return found
@@ -216,6 +226,7 @@ def scan_inputs(
                 seen.add(key)
                 scan.items.append(InputItem(path=file, rel=rel))
     scan.unsupported.sort()
+    scan.special.sort()
     return scan
 
 
@@ -407,20 +418,35 @@ def _view_side(stem: str) -> tuple[str, str] | None:
     return None
 
 
-def _images_in(folder: Path, keep=is_image_path) -> list[Path]:
-    """Files directly in ``folder`` (sorted, hidden and temporary ones left out) whose name ``keep`` accepts."""
+def _images_in(folder: Path, keep=is_image_path, special: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """Files directly in ``folder`` (sorted, hidden and temporary ones left out) whose name ``keep`` accepts.
+
+    Named pipes, sockets and devices (links resolved) are left out too, and added to ``special`` with the reason.
+    """
     try:
         entries = sorted(folder.iterdir())
     except OSError:
         return []
-    return [p for p in entries if p.is_file() and not _skipped_name(p.name) and keep(p.name)]
+    kept = []
+    for p in entries:
+        if _skipped_name(p.name) or not keep(p.name) or p.is_dir():
+            continue
+        why = special_file_reason(p)
+        if why is not None:
+            if special is not None:
+                special.append((p, why))
+            continue
+        if p.is_file():
+            kept.append(p)
+    return kept
 
 
-def _pair_dpdd(root: Path, rel_prefix: str) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
+def _pair_dpdd(root: Path, rel_prefix: str, special: list[tuple[Path, str]] | None = None
+               ) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
     """Pairs from ``root/inputL/<name>`` + ``root/inputR/<name>`` (same file name)."""
     left_dir, right_dir = root / _DPDD_LEFT, root / _DPDD_RIGHT
-    lefts = {p.name: p for p in _images_in(left_dir)}
-    rights = {p.name: p for p in _images_in(right_dir)}
+    lefts = {p.name: p for p in _images_in(left_dir, special=special)}
+    rights = {p.name: p for p in _images_in(right_dir, special=special)}
     pairs, problems = [], []
     for name in sorted(lefts.keys() | rights.keys()):
         left, right = lefts.get(name), rights.get(name)
@@ -434,11 +460,12 @@ def _pair_dpdd(root: Path, rel_prefix: str) -> tuple[list[DualPixelPair], list[t
     return pairs, problems
 
 
-def _pair_suffixed(folder: Path, rel_prefix: str) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
+def _pair_suffixed(folder: Path, rel_prefix: str, special: list[tuple[Path, str]] | None = None
+                   ) -> tuple[list[DualPixelPair], list[tuple[Path, str]]]:
     """Pairs from ``<prefix>_L.<ext>`` + ``<prefix>_R.<ext>`` in one folder (extensions may differ)."""
     views: dict[str, dict[str, list[Path]]] = defaultdict(lambda: {"L": [], "R": []})
     pairs, problems = [], []
-    for path in _images_in(folder):
+    for path in _images_in(folder, special=special):
         side = _view_side(path.stem)
         if side is None:
             problems.append(
@@ -470,6 +497,7 @@ class DualPixelScan:
     problems: list[tuple[Path, str]] = field(default_factory=list)
     unsupported: list[Path] = field(default_factory=list)
     output_dirs: list[Path] = field(default_factory=list)
+    special: list[tuple[Path, str]] = field(default_factory=list)  # pipes, sockets, devices: never opened
 
 
 def find_dual_pixel_pairs(
@@ -521,12 +549,12 @@ def scan_dual_pixel_pairs(
             continue
         is_dpdd = _DPDD_LEFT in dirs or _DPDD_RIGHT in dirs
         if is_dpdd:
-            found, issues = _pair_dpdd(here, prefix)
+            found, issues = _pair_dpdd(here, prefix, scan.special)
             pairs += found
             scan.problems += issues
             for side in (_DPDD_LEFT, _DPDD_RIGHT):
                 scan.unsupported += _images_in(here / side, keep=_is_unsupported_image)
-        found, issues = _pair_suffixed(here, prefix)
+        found, issues = _pair_suffixed(here, prefix, scan.special)
         pairs += found
         scan.problems += issues
         scan.unsupported += [here / f for f in sorted(files) if not _skipped_name(f) and _is_unsupported_image(f)]

@@ -5,6 +5,8 @@ Kept free of heavy imports (no numpy / PIL / rawpy) so that discovery and the CL
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 #: Camera RAW extensions (lower case, with dot) decoded with rawpy/LibRaw.
@@ -139,3 +141,38 @@ def output_extension(input_path: str | Path, ext_option: str = "same", bit_depth
     if bit_depth == 16 and FORMAT_BY_EXT[low] not in SIXTEEN_BIT_FORMATS:
         return ".tif"
     return suffix
+
+
+def _kind_of(mode: int) -> str | None:
+    """What a non-regular file is (``"named pipe"``, ``"device"``, ``"socket"``, ``"folder"``), ``None`` if regular."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "special file"
+
+
+def special_file_reason(path: str | Path) -> str | None:
+    """Why ``path`` (links resolved) must not be opened as an image, or ``None`` for a regular file.
+
+    A named pipe would block the reader for ever and a device (``/dev/zero``) would be read without end, so every
+    file is checked with ``stat`` before it is opened. A file that cannot be stat'ed (missing, a broken link) is
+    left to the reader, which says why.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    kind = _kind_of(mode)
+    if kind is None or kind == "folder":  # a folder: the caller says so in its own words
+        return None
+    where = ""
+    if os.path.islink(path):
+        where = f", through a link to {os.path.realpath(path)}"
+    return f"not a regular file ({kind}{where}); only regular files are read"

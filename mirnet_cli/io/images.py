@@ -35,6 +35,7 @@ from mirnet_cli.io._decode import (
     Image,
     exif_from_tiff_tags,
     max_pixels_limit,
+    open_regular,
     read_file_bytes,
     too_large_reason,
 )
@@ -235,6 +236,16 @@ def _to_srgb(im: PILImage.Image) -> PILImage.Image:
     return im.convert("RGB")
 
 
+def _decode_failure(exc: BaseException, what: str) -> str:
+    """The reason a decoder gave, in the user's words: Pillow's limits on metadata chunks name its internals
+    (``PngImagePlugin.MAX_TEXT_CHUNK``), which say nothing to a photographer."""
+    reason = str(exc) or type(exc).__name__
+    if "MAX_TEXT_CHUNK" in reason or "MAX_TEXT_MEMORY" in reason or "Too much memory used in text chunks" in reason:
+        return ("a text (metadata) chunk in the file is larger than the safety limit for metadata (possible "
+                "decompression bomb); the pixels were not read. Strip the file's metadata to process it")
+    return f"{what}: {reason}"
+
+
 def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
     """Read PNG, JPEG, TIFF, WebP, BMP or a camera RAW file into an :class:`Image`.
 
@@ -266,7 +277,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
             return _read_float_tiff(path, data, limit)
         raise ImageReadError(path, "not an image or unsupported format") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageReadError(path, f"truncated or corrupt image data: {exc}") from None
+        raise ImageReadError(path, _decode_failure(exc, "truncated or corrupt image data")) from None
 
     with im:
         width, height = im.size
@@ -305,8 +316,8 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> Image:
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
             reason = str(exc) or type(exc).__name__
             if "truncated" in reason or isinstance(exc, (EOFError, SyntaxError)) or "broken" in reason:
-                raise ImageReadError(path, f"truncated or corrupt image data: {reason}") from None
-            raise ImageReadError(path, f"cannot decode image: {reason}") from None
+                raise ImageReadError(path, _decode_failure(exc, "truncated or corrupt image data")) from None
+            raise ImageReadError(path, _decode_failure(exc, "cannot decode image")) from None
 
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
         orientation = 1
@@ -338,9 +349,14 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     """``(width, height)`` of an image file from its header, without decoding the pixels; ``None`` if unknown.
 
     Cheap enough to call for every file of a batch before any is decoded (memory planning, progress weights).
-    EXIF orientation is not applied (the pixel count is what matters). RAW files ask LibRaw.
+    EXIF orientation is not applied (the pixel count is what matters). RAW files ask LibRaw. A named pipe,
+    socket or device is never opened (``None``: the read says why).
     """
     path = Path(path)
+    try:
+        open_regular(path).close()
+    except Exception:  # noqa: BLE001 - missing, special, unreadable: the read says why
+        return None
     if is_raw_path(path):
         from mirnet_cli.io.raw import raw_size
 
@@ -348,12 +364,12 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with _pillow_pixel_limit(2**62), PILImage.open(path) as im:  # reads the header only
-                return int(im.size[0]), int(im.size[1])
+            with open_regular(path) as handle, _pillow_pixel_limit(2**62), PILImage.open(handle) as im:
+                return int(im.size[0]), int(im.size[1])  # reads the header only
     except Exception:  # noqa: BLE001 - not readable by Pillow (float colour TIFF, corrupt, ...)
         pass
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(1 << 16)
         if head[:4] in (b"II*\x00", b"MM\x00*"):
             tags = PILImage.Exif()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mirnet_cli.errors import ImageReadError
-from mirnet_cli.io.formats import RAW_EXTENSIONS, is_raw_path
+from mirnet_cli.io.formats import RAW_EXTENSIONS, is_raw_path, special_file_reason
 
 __all__ = ["RAW_EXTENSIONS", "is_raw_path", "raw_size", "read_raw", "srgb_icc_profile"]
 
@@ -83,16 +83,17 @@ def _with_libraw_facts(exif: bytes | None, raw) -> bytes | None:
             _F_NUMBER: float(other.aperture) if other.aperture > 0 else None,
             _ISO: int(round(other.iso_speed)) if other.iso_speed > 0 else None,
             _FOCAL_LENGTH: float(other.focal_length) if other.focal_length > 0 else None,
-            _LENS_MAKE: lens.make.strip() or None,
-            _LENS_MODEL: lens.model.strip() or None,
+            _LENS_MAKE: lens.make.split("\x00", 1)[0].strip() or None,  # LibRaw's strings may keep NUL padding
+            _LENS_MODEL: lens.model.split("\x00", 1)[0].strip() or None,
         }
         stamp = other.timestamp
         if stamp is not None and stamp.year > 1970:
             facts[_DATETIME_ORIGINAL] = stamp.strftime("%Y:%m:%d %H:%M:%S")
             if _DATETIME not in out:
                 out[_DATETIME] = facts[_DATETIME_ORIGINAL]
-        if other.artist.strip() and _ARTIST not in out:
-            out[_ARTIST] = other.artist.strip()
+        artist = other.artist.split("\x00", 1)[0].strip()
+        if artist and _ARTIST not in out:
+            out[_ARTIST] = artist
         added = {tag: value for tag, value in facts.items() if value is not None and tag not in sub}
         if not added and exif:
             return exif
@@ -118,6 +119,8 @@ def _raw_exif(data: bytes, raw) -> bytes | None:
 
 def raw_size(path: str | Path) -> tuple[int, int] | None:
     """``(width, height)`` LibRaw will develop, read from the file's metadata only; ``None`` if unknown."""
+    if special_file_reason(path) is not None:  # a pipe or device is never handed to LibRaw
+        return None
     try:
         import rawpy
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,16 +75,53 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return state, meta
 
 
-def _torch_load_safely(path: Path) -> Any:
+def _sniff(path: Path) -> bytes:
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        with open(path, "rb") as handle:
+            return handle.read(64)
+    except OSError:
+        return b""
+
+
+def _not_a_checkpoint(path: Path, head: bytes) -> str | None:
+    """Why a file is plainly not a PyTorch checkpoint (JSON or other text), or ``None``."""
+    text = head.lstrip()
+    if path.suffix.lower() == ".json" or text[:1] in (b"{", b"["):
+        hint = (f"; pass the folder that holds it with its weights ({WEIGHTS_FILE})" if path.name == CONFIG_FILE
+                else "")
+        return f"{path}: a JSON file, not weights (mirnet reads .safetensors/.pth/.pt/.ckpt/.bin files){hint}"
+    if head[:2] == b"PK" or head[:1] == b"\x80":  # a zip archive (torch.save) or a pickle
+        return None
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return f"{path}: a text file, not weights (mirnet reads .safetensors/.pth/.pt/.ckpt/.bin files)"
+    return None
+
+
+def _torch_load_safely(path: Path) -> Any:
+    head = _sniff(path)
+    plain = _not_a_checkpoint(path, head)
+    if plain is not None:
+        raise CheckpointError(plain)
+    protocol = head[1] if head[:1] == b"\x80" and len(head) > 1 else None
+    try:
+        with warnings.catch_warnings():  # PyTorch warns about pickle protocols > 2 before failing on them
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
+            return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only=True stops at the first global that is not a tensor/container type: nothing has run.
         m = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"it references {m.group(1)}" if m else "it holds more than plain tensors"
+        if m is None and protocol is not None and protocol > 2:
+            raise CheckpointError(
+                f"{path}: an old-style PyTorch file written with pickle protocol {protocol}, which PyTorch's safe "
+                "loader cannot read; re-save it with torch.save(state_dict, path) (default settings) or convert it "
+                "to .safetensors where you trust it") from None
+        if m is None:
+            op = re.search(r"Unsupported operand (\d+)", str(exc))
+            detail = f" (unsupported pickle operation {op.group(1)})" if op else ""
+            raise CheckpointError(f"{path}: not a PyTorch checkpoint its safe loader can read{detail}") from None
         raise CheckpointError(
-            f"{path}: refused to load: {what}, a pickled Python object that could run code. Only weights are "
-            "loaded from untrusted files; convert it to .safetensors where you trust it."
+            f"{path}: refused to load: it references {m.group(1)}, a pickled Python object that could run code. "
+            "Only weights are loaded from untrusted files; convert it to .safetensors where you trust it."
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError, AttributeError, ImportError) as exc:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({_first_line(exc)[:200]})") from None
@@ -168,12 +206,15 @@ def detect_architecture(
                 return arch, module.config_from_state_dict(state, declared)
             except ValueError as exc:
                 raise CheckpointError(f"{source or 'checkpoint'}: {arch} weights: {exc}") from None
-    raise CheckpointError(_not_mirnet_message(state))
+    raise CheckpointError(_not_mirnet_message(state, source))
 
 
-def _not_mirnet_message(state: Mapping[str, Any]) -> str:
+def _not_mirnet_message(state: Mapping[str, Any], source: str | Path = "") -> str:
     sample = ", ".join(list(state)[:4])
-    return f"the checkpoint is neither MIRNet nor MIRNet-v2 (first keys: {sample})"
+    buffers = [k for k in state if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    other = "; it has BatchNorm buffers, so it is another network" if buffers else ""
+    return (f"{source or 'the checkpoint'}: not a MIRNet / MIRNet-v2 state dict (its keys are neither MIRNet nor "
+            f"MIRNet-v2's; first keys: {sample}){other}")
 
 
 def check_weights(state: Mapping[str, torch.Tensor], source: str | Path = "") -> None:
@@ -300,8 +341,8 @@ def model_from_state(
         CheckpointError: one line naming ``source`` and the reason.
     """
     where = source or "checkpoint"
-    check_weights(state, source)
-    det_arch, config = detect_architecture(state, config, source)
+    det_arch, config = detect_architecture(state, config, source)  # keys and shapes only: another network is
+    check_weights(state, source)  # called what it is, not refused for its integer buffers
     if architecture is not None:
         try:
             wanted = canonical_architecture(architecture)

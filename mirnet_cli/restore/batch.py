@@ -6,6 +6,10 @@
   always printed;
 * outputs are written atomically by :func:`mirnet_cli.io.images.write_image`;
 * each finished file gets one line (name, size, seconds); :class:`~.progress.Progress` shows the live status;
+* each output is claimed before it is computed (:func:`mirnet_cli.io.atomic.claim_output`): a second run into the
+  same folder skips what the first is making, and says so;
+* after a write fails for a full disk (ENOSPC), the remaining photos for that disk are not computed: they are
+  skipped as not started, with the reason;
 * the run ends with a :class:`Summary` (done / skipped / failed) that the command prints or emits as JSON.
 
 A batch runs one or more :class:`Step` s per image (``--task denoise,super-resolve:x2`` chains them in memory,
@@ -29,6 +33,10 @@ from .tasks import TaskSpec
 
 #: Reason recorded for outputs that exist (re-runs resume).
 OUTPUT_EXISTS = "output exists; --overwrite to redo"
+#: Reason recorded for the photo being restored when Ctrl-C (or SIGTERM) stopped the batch.
+INTERRUPTED = "interrupted while it was restored"
+#: Reason recorded for photos not computed because their output disk is full (followed by the folder).
+NO_SPACE = "not started: no space left on device"
 
 
 @dataclass
@@ -53,6 +61,7 @@ class Summary:
     precision: str | None = None
     seconds: float = 0.0
     interrupted: bool = False  # Ctrl-C stopped the batch
+    not_started: int = 0  # inputs an interrupted batch never reached
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -72,13 +81,15 @@ class Summary:
         return " (" + ", ".join(f"{n} {why}" for why, n in reasons.most_common()) + ")"
 
     def line(self) -> str:
+        never = f", not started {self.not_started}" if self.not_started else ""
         return (f"done {self.count('done')}, skipped {self.count('skipped')}{self.skip_reasons()}, "
-                f"failed {self.count('failed')} in {self.seconds:.1f} s")
+                f"failed {self.count('failed')}{never} in {self.seconds:.1f} s")
 
     def to_dict(self) -> dict:
         return {"model": self.model, "device": self.device, "precision": self.precision,
                 "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
-                "counts": {s: self.count(s) for s in ("done", "skipped", "failed")},
+                "counts": {**{s: self.count(s) for s in ("done", "skipped", "failed")},
+                           **({"not_started": self.not_started} if self.not_started else {})},
                 "results": [asdict(r) for r in self.results]}
 
 
@@ -249,6 +260,9 @@ class BatchRunner:
         restored (an image on a GPU takes about as long as its PNG encode), so at most three photos are in memory:
         the one being read, the one being restored, the one being written. Results and per-file lines keep the
         input order of the summary; a file's line appears when its output is on disk.
+
+        Each output is claimed before its photo is read (another run making it → skipped, said in one line), and
+        released once written or failed; after a full disk, the later photos for that disk are not started.
         """
         from concurrent.futures import ThreadPoolExecutor
 
@@ -262,31 +276,53 @@ class BatchRunner:
             if index not in todo:
                 results[index] = ItemResult(job.label, "skipped", str(job.output), OUTPUT_EXISTS)
         self._failed = False
+        self._claims: dict[int, Path] = {}
+        self._no_space: dict[object, str] = {}  # disk → the folder whose write found it full
         reader = ThreadPoolExecutor(1, thread_name_prefix="mirnet-read")
         writer = ThreadPoolExecutor(1, thread_name_prefix="mirnet-write")
         pending = None  # the previous job's write: (index, job, future)
+        queue = iter(todo)
+
+        def next_job() -> int | None:
+            """The next job that may start (claimed, disk not full), its read submitted; the others recorded."""
+            for index in queue:
+                if self._admit(index, jobs[index], results):
+                    reads[index] = reader.submit(self._checked_read, jobs[index])
+                    return index
+            return None
+
         try:
             reads = {}
-            if todo:
-                reads[todo[0]] = reader.submit(self._checked_read, jobs[todo[0]])
-            for position, index in enumerate(todo, start=1):
-                job = jobs[index]
-                if position < len(todo):  # read ahead while this one is restored
-                    following = todo[position]
-                    reads[following] = reader.submit(self._checked_read, jobs[following])
+            current, position = next_job(), 0
+            while current is not None:
+                following = next_job()  # read ahead while this one is restored
+                index, job = current, jobs[current]
+                current = following
+                full = self._disk_full(job)
+                if full is not None:  # a write failed for a full disk since this job was claimed
+                    reads.pop(index).cancel()
+                    self._release(index)
+                    results[index] = ItemResult(job.label, "skipped", None, full)
+                    continue
+                position += 1
                 self.progress.start_item(position, job.inputs[0].name, work[index])
                 start = time.perf_counter()
                 self._plans = []
                 try:
                     restored = self._restore(job, reads.pop(index).result())
+                except KeyboardInterrupt:
+                    results[index] = ItemResult(job.label, "skipped", None, INTERRUPTED, time.perf_counter() - start)
+                    raise
                 except Skip as exc:
+                    self._release(index)
                     results[index] = ItemResult(job.label, "skipped", None, str(exc), time.perf_counter() - start)
                     self.progress.line(f"skipped {job.label}: {exc}")
                 except Exception as exc:  # noqa: BLE001 - one file's failure never aborts the batch
+                    self._release(index)
                     results[index] = self._failure(job, exc, start)
                 else:
                     pending = self._finish_write(pending, results)  # one write at a time: bounded memory
-                    pending = (index, job, writer.submit(self._write, job, *restored), start, self._plans)
+                    pending = (index, job, writer.submit(self._write_claimed, job, *restored), start, self._plans)
                 self.progress.end_item()
                 if self.fail_fast and self._failed:
                     break
@@ -295,8 +331,76 @@ class BatchRunner:
             self._finish_write(pending, results)  # also on Ctrl-C: the output being written is completed
             reader.shutdown(wait=True, cancel_futures=True)
             writer.shutdown(wait=True)
+            for index in list(self._claims):
+                self._release(index)
             self.summary.results.extend(results[i] for i in sorted(results))
         return self.summary
+
+    # ------------------------------------------------------------------ claims and full disks
+    @staticmethod
+    def _disk_of(path: Path) -> object:
+        """The file system ``path`` would be written on (its nearest existing folder's device)."""
+        import os
+
+        folder = path.parent
+        while True:
+            try:
+                return os.stat(folder).st_dev
+            except OSError:
+                if folder.parent == folder:
+                    return str(path.parent)
+                folder = folder.parent
+
+    def _disk_full(self, job: Job) -> str | None:
+        """The reason a job is not started (its output disk was found full), or ``None``."""
+        if not self._no_space:
+            return None
+        return self._no_space.get(self._disk_of(job.output))
+
+    def _note_no_space(self, job: Job) -> None:
+        self._no_space.setdefault(self._disk_of(job.output), f"{NO_SPACE} for {job.output.parent}")
+
+    def _admit(self, index: int, job: Job, results: dict[int, ItemResult]) -> bool:
+        """Claim the job's output before any work on it; record why not where it cannot start."""
+        from ..io.atomic import OutputBusy, claim_output, is_no_space, release_claim
+
+        full = self._disk_full(job)
+        if full is not None:
+            results[index] = ItemResult(job.label, "skipped", None, full)
+            return False
+        try:
+            claim = claim_output(job.output)
+        except OutputBusy as exc:
+            results[index] = ItemResult(job.label, "skipped", None, str(exc))
+            self.progress.line(f"skipped {job.label}: {exc}")
+            return False
+        except Exception as exc:  # noqa: BLE001 - the output folder refuses even a small file
+            if is_no_space(exc):
+                self._note_no_space(job)
+            results[index] = self._failure(job, exc, time.perf_counter())
+            return False
+        if not self.overwrite and job.output.exists():  # another run finished it since this one started
+            release_claim(claim)
+            results[index] = ItemResult(job.label, "skipped", str(job.output), OUTPUT_EXISTS)
+            return False
+        self._claims[index] = claim
+        return True
+
+    def _release(self, index: int) -> None:
+        from ..io.atomic import release_claim
+
+        release_claim(self._claims.pop(index, None))
+
+    def _write_claimed(self, job: Job, *restored) -> str:
+        """:meth:`_write` in the writer thread; a full disk is noted at once, so no later photo for it starts."""
+        from ..io.atomic import is_no_space
+
+        try:
+            return self._write(job, *restored)
+        except BaseException as exc:
+            if is_no_space(exc):
+                self._note_no_space(job)
+            raise
 
     def _finish_write(self, pending, results: dict[int, ItemResult]):
         """Wait for the pending write (if any) and record its job's result and line."""
@@ -310,6 +414,8 @@ class BatchRunner:
         except Exception as exc:  # noqa: BLE001 - e.g. a full disk: this file fails, the batch goes on
             results[index] = self._failure(job, exc, start)
             return None
+        finally:
+            self._release(index)
         seconds = time.perf_counter() - start
         results[index] = ItemResult(job.label, "done", str(job.output), None, seconds, plans)
         self.progress.line(f"ok {job.label}  {size}  {seconds:.1f} s  -> {job.output}")
@@ -388,5 +494,5 @@ class BatchRunner:
         return in_size if out_size == in_size else f"{in_size} -> {out_size}"
 
 
-__all__ = ["OUTPUT_EXISTS", "BatchRunner", "ItemResult", "Job", "Skip", "Step", "Summary", "check_memory",
+__all__ = ["NO_SPACE", "OUTPUT_EXISTS", "BatchRunner", "ItemResult", "Job", "Skip", "Step", "Summary", "check_memory",
            "memory_needed", "one_line", "work_units"]

@@ -26,7 +26,7 @@ class Choice:
 
 
 def choose_weights(task_key: str, *, weights: str | None = None, model: str | None = None,
-                   arch: str | None = None, download: bool = True) -> Choice:
+                   arch: str | None = None, download: bool = True, session: dict | None = None) -> Choice:
     """Pick the checkpoint for ``task_key`` (see the module docstring).
 
     Args:
@@ -36,6 +36,9 @@ def choose_weights(task_key: str, *, weights: str | None = None, model: str | No
         arch: ``mirnet`` or ``mirnet_v2`` to restrict the registry entries considered.
         download: fetch an official checkpoint that is not cached. ``False`` (``--dry-run``) never touches the
             network: an official checkpoint that would be downloaded is chosen with a notice saying so.
+        session: a dict shared by the choices of one run: once a download failed (no network, …), the later
+            choices fall back to the bundled model without trying the network again and without a notice (the
+            first one said why).
 
     Raises:
         SourceError: nothing usable (with the reason: manual download needed, offline and not cached, …).
@@ -78,15 +81,21 @@ def choose_weights(task_key: str, *, weights: str | None = None, model: str | No
         if not download:
             fallback = f"; if that fails: {bundled[0].name} (bundled)" if bundled and model != "official" else ""
             return Choice(entry.name, entry.name, notice=f"not cached: would be downloaded{fallback}")
+        if session is not None and session.get("download_failed") and bundled and model != "official":
+            return Choice(bundled[0].name, bundled[0].name)  # said once already this run: quiet now
         try:
             fetch(entry)
             return Choice(entry.name, entry.name)
         except SourceError as exc:
             reasons.append(str(exc))
             if not short:
-                short = f"the official {entry.name} could not be downloaded"
                 detail = str(exc).split(" | ")[0].removeprefix(f"could not fetch {entry.name}: ")
-                why = f"{short}: {re.sub(r'^download failed for [^ ]+: ', '', detail)}"
+                detail = re.sub(r"\[Errno -?\d+\] ", "", re.sub(r"^download failed for [^ ]+: ", "", detail))
+                short = (f"the official {entry.name} could not be downloaded: {detail}; `mirnet download "
+                         f"{entry.name}` once online makes it the default")
+                why = f"the official {entry.name} could not be downloaded: {detail}"
+                if session is not None:
+                    session["download_failed"] = detail
     reason = reasons[0] if reasons else f"no official checkpoint is registered for {task_key}{arch_note}"
     if model == "official":
         raise SourceError(reason)

@@ -104,7 +104,7 @@ def task_for_key(key: str, known: list[str]) -> TaskSpec:
     """
     text = _ALIASES.get(key.strip().lower(), key.strip().lower())
     if text not in known:
-        raise ValueError(f"unknown task {key.strip()!r} (tasks: {', '.join(sorted(set(known) | {'lowlight', 'x2', 'x4'}))})")
+        raise ValueError(f"unknown task {key.strip()!r} (tasks: {', '.join(sorted(set(known) | set(_ALIASES)))})")
     if text == "denoise":
         return task_for("denoise")
     if text.startswith("enhance:"):

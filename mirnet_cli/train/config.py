@@ -181,6 +181,7 @@ class TrainConfig:
             self.arch = canonical_architecture(self.arch)
         except ValueError as exc:
             raise TrainConfigError(f"arch: {exc}") from None
+        _check_model_settings(self.arch, self.model)
         positive = {"schedule.iters": self.schedule.iters, "schedule.checkpoint_every": self.schedule.checkpoint_every,
                     "schedule.val_every": self.schedule.val_every, "schedule.log_every": self.schedule.log_every,
                     "schedule.print_every": self.schedule.print_every, "schedule.keep_last": self.schedule.keep_last,
@@ -244,6 +245,19 @@ class TrainConfig:
         if self.data.workers is not None and self.data.workers < 0:
             raise TrainConfigError(f"data.workers must be >= 0, got {self.data.workers}")
         return self
+
+
+def _check_model_settings(arch: str, model: dict[str, Any]) -> None:
+    """``model.*`` within the bounds the loader applies to checkpoints (one set, in the model modules), so training
+    never builds a network that ``--weights`` would refuse; checked before anything is built or written."""
+    from ..models import check_model_config
+
+    try:
+        check_model_config(arch, model)
+    except ValueError as exc:
+        text = str(exc)
+        where = "model: " if text.startswith("unknown argument") else "model."
+        raise TrainConfigError(f"{where}{text} (the bounds `--weights` checks when loading a {arch} model)") from None
 
 
 # ------------------------------------------------------------------------------------------------ YAML / TOML

@@ -402,7 +402,7 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     out = Path(cfg.out).expanduser()
     data = cfg.data
     if not data.train_dir and not data.sources:
-        raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic)")
+        raise TrainConfigError("no training data: give --train-dir (paired folders, or clean photos with --synthetic)")
     amp_dtype = _amp_dtype(cfg.amp, d.device)
     teacher = None
     if cfg.teacher:  # before any folder is made: a teacher that cannot be loaded leaves nothing behind

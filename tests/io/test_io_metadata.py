@@ -106,3 +106,35 @@ def test_image_size_reads_headers_only(tmp_path):
     assert image_size(tmp_path / "a.jpg") == (33, 17)
     (tmp_path / "junk.png").write_bytes(b"nope")
     assert image_size(tmp_path / "junk.png") is None and image_size(tmp_path / "missing.png") is None
+
+
+def test_tiff_tags_lose_nul_padding_and_a_dng_unique_camera_model_names_the_camera():
+    # issue 20: Kodak RAW strings kept their NUL padding; a DNG with only UniqueCameraModel lost the camera's name
+    from mirnet_cli.io._decode import exif_from_tiff_tags
+
+    tags = PILImage.Exif()
+    tags[0x010F] = "Eastman Kodak Company\x00\x00"
+    tags[0x8298] = "Kodak Digital Camera 50\x00       \x00"
+    tags[0xC614] = "Blackmagic Pocket Cinema Camera 4K"  # UniqueCameraModel, no Model tag
+    tags[EXIF_IFD] = {0xA434: "35mm F1.4\x00\x00"}
+    source = PILImage.Exif()
+    source.load(tags.tobytes())
+    out = PILImage.Exif()
+    out.load(exif_from_tiff_tags(source)[6:])
+    assert out[0x010F] == "Eastman Kodak Company" and out[0x8298] == "Kodak Digital Camera 50"
+    assert out[0x0110] == "Blackmagic Pocket Cinema Camera 4K"
+    assert out.get_ifd(EXIF_IFD)[0xA434] == "35mm F1.4"
+
+
+@pytest.mark.parametrize("name, model", [("Blackmagic.dng", "Blackmagic Pocket Cinema Camera 4K"),
+                                         ("RAW_KODAK_DC50.KDC", "Kodak Digital Science DC50 Zoom Camera")])
+def test_real_raw_files_keep_a_clean_camera_name(tmp_path, name, model):
+    pytest.importorskip("rawpy")
+    source = KDC.parent / name
+    if not source.is_file():
+        pytest.skip(f"{source} not present (the real RAW samples live in ../shared)")
+    raw = tmp_path / name
+    shutil.copyfile(source, raw)
+    exif = PILImage.open(write_image(tmp_path / "cam.tif", read_image(raw))).getexif()
+    assert exif[0x0110] == model
+    assert not any(isinstance(v, str) and "\x00" in v for v in exif.values())

@@ -52,15 +52,16 @@ def test_flags_then_resume_with_only_out_and_iters(photos, tmp_path):
 
 
 def test_cli_errors_are_one_line(photos, tmp_path):
+    # usage and setting errors exit 2, like every other command (issue 20)
     runner = CliRunner()
     res = runner.invoke(app, ["train", "--iters", "1", "--out", str(tmp_path / "x")])
-    assert res.exit_code == 1 and "--train-dir" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "--train-dir" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["train", *_common(photos, tmp_path / "y"), "--set", "optim.lrr=1"])
-    assert res.exit_code == 1 and "optim.lrr" in res.output and "did you mean 'lr'" in res.output
+    assert res.exit_code == 2 and "optim.lrr" in res.output and "did you mean 'lr'" in res.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("schedule: [1, 2\n")
     res = runner.invoke(app, ["train", "--config", str(bad)])
-    assert res.exit_code == 1 and "bad.yaml" in res.output and len(res.output.strip().splitlines()) == 1
+    assert res.exit_code == 2 and "bad.yaml" in res.output and len(res.output.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

@@ -217,8 +217,36 @@ def _require_dir(root: Path | None, dataset: str, expected: str) -> Path:
     return root
 
 
-def _wrong_layout(dataset: str, root: Path, expected: str) -> MirnetError:
-    return MirnetError(f"{dataset}: {root} does not have the expected layout: {expected}")
+_probing = False  # _wrong_layout looks one level down only, never further
+
+
+def _wrong_layout(dataset: str, root: Path, expected: str, probe: Callable[[Path], Dataset] | None = None
+                  ) -> MirnetError:
+    """The error for a folder that is not the test set's layout; with ``probe`` (the adapter), it also names the
+    sub-folders that are (``../shared/data/sidd`` → ``crops/`` and ``val_block/`` match)."""
+    global _probing
+    hint = ""
+    if probe is not None and not _probing:
+        found = []
+        _probing = True
+        try:
+            subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))[:64]
+            for sub in subs:
+                try:
+                    matched = probe(sub)
+                except Exception:  # noqa: BLE001 - not this layout either
+                    continue
+                if matched.samples:
+                    found.append((sub, matched.layout))
+        except OSError:
+            pass
+        finally:
+            _probing = False
+        if found:
+            listed = ", ".join(f"{sub.name}/ ({layout})" for sub, layout in found)
+            hint = (f"; inside it, {listed} {'matches' if len(found) == 1 else 'match'}: pass "
+                    f"{'it' if len(found) == 1 else 'one'} as --data-dir (e.g. --data-dir {found[0][0]})")
+    return MirnetError(f"{dataset}: {root} does not have the expected layout: {expected}{hint}")
 
 
 def select_names(dataset: Dataset, names: Iterable[str]) -> Dataset:

@@ -45,5 +45,5 @@ def dnd_dataset(data_dir: str | Path | None) -> Dataset:
         return Dataset("dnd", root, "*.mat (im_noisy)", [make_mat(p) for p in mats], protocol)
     images = list_images(folder)
     if not images:
-        raise _wrong_layout("dnd", root, _DND_EXPECTED)
+        raise _wrong_layout("dnd", root, _DND_EXPECTED, dnd_dataset)
     return Dataset("dnd", root, "noisy images", _pair_samples([(p, None) for p in images]), protocol)

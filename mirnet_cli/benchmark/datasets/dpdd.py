@@ -29,7 +29,7 @@ def dpdd_dataset(data_dir: str | Path | None) -> Dataset:
     root = _require_dir(data_dir, "dpdd", _DPDD_EXPECTED)
     l_dir, r_dir, t_dir = root / "inputL", root / "inputR", root / "target"
     if not (l_dir.is_dir() and r_dir.is_dir() and t_dir.is_dir()):
-        raise _wrong_layout("dpdd", root, _DPDD_EXPECTED)
+        raise _wrong_layout("dpdd", root, _DPDD_EXPECTED, dpdd_dataset)
     left = _pair_by_stem(l_dir, r_dir, input_key=_dp_key, target_key=_dp_key, dataset="dpdd")
     with_target = _pair_by_stem(l_dir, t_dir, input_key=_dp_key, target_key=_dp_key, dataset="dpdd")
     triples = [(lp, rp, tp) for (lp, rp), (_, tp) in zip(left, with_target, strict=True)]

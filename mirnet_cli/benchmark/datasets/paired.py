@@ -19,7 +19,8 @@ def _paired_dataset(
     root = _require_dir(data_dir, name, expected)
     dirs = _first_existing(root, options)
     if dirs is None:
-        raise _wrong_layout(name, root, expected)
+        raise _wrong_layout(name, root, expected,
+                            lambda sub: _paired_dataset(name, sub, options, protocol))
     pairs = _pair_by_stem(dirs[0], dirs[1], dataset=name)
     return Dataset(name, root, f"{dirs[0].name}/ + {dirs[1].name}/", _pair_samples(pairs), protocol)
 

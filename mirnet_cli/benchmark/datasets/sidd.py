@@ -96,7 +96,7 @@ def sidd_dataset(data_dir: str | Path | None) -> Dataset:
 
     dirs = _first_existing(root, [("noisy", "gt"), ("input", "groundtruth"), ("input", "target")])
     if dirs is None:
-        raise _wrong_layout("sidd", root, _SIDD_EXPECTED)
+        raise _wrong_layout("sidd", root, _SIDD_EXPECTED, sidd_dataset)
     pairs = _pair_by_stem(dirs[0], dirs[1], input_key=_noisy_to_gt, dataset="sidd")
     layout = f"{dirs[0].name}/ + {dirs[1].name}/ PNG pairs"
     return Dataset("sidd", root, layout, _pair_samples(pairs), _sidd_protocol())

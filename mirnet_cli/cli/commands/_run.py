@@ -47,6 +47,7 @@ class Planned:
         from ...io.discovery import unsupported_reason
 
         self.skipped += [(path, unsupported_reason(path)) for path in scan.unsupported]
+        self.skipped += list(getattr(scan, "special", ()))  # pipes, sockets, devices: never opened
         for folder in scan.output_dirs:
             progress.line(f"note: not searching {folder}: mirnet wrote it (delete its .mirnet-output file to "
                           "include it)")
@@ -126,6 +127,8 @@ class RestoreRun:
             raise MirnetError(f"no images found in {', '.join(map(str, paths))}"
                               + (f" ({len(scan.unsupported)} in unsupported formats: {', '.join(unsupported)})"
                                  if unsupported else "")
+                              + (f" ({len(scan.special)} not regular files, e.g. {scan.special[0][0]}: "
+                                 f"{scan.special[0][1]})" if scan.special else "")
                               + ("" if self.opts.recursive else " (use --recursive for sub-folders)"))
         plan.note_passed_over(scan, self.progress)
         items, own = split_own_outputs(scan.items, plan.out_dir, self.opts.suffix, self.ext)
@@ -153,10 +156,11 @@ class RestoreRun:
         from ...restore.selection import choose_weights
 
         choices = []
+        session: dict = {}  # a failed download is said once, then not tried again in this run
         for spec in self.steps:
             self.progress.phase(f"choosing the model for {spec.key}")
             choice = choose_weights(spec.key, weights=self.opts.weights, model=self.opts.model, arch=self.arch,
-                                    download=not self.opts.dry_run)
+                                    download=not self.opts.dry_run, session=session)
             if choice.notice and not self.opts.dry_run:  # a dry run lists it with the plan
                 self.progress.line(f"note: {choice.notice}")
             choices.append(choice)
@@ -230,37 +234,46 @@ class RestoreRun:
         return typer.Exit(EXIT_OK)
 
     def execute(self, plan: Planned, steps: Sequence[Any]):
-        """Run the batch; returns the Summary."""
+        """Run the batch; returns the Summary. SIGTERM stops it like Ctrl-C (the output being written is
+        completed, claims are released, the summary is printed)."""
         from ...restore.batch import BatchRunner, Summary
 
         summary = Summary(model=" + ".join(s.model for s in steps), device=str(self.device),
                           precision=str(steps[0].engine.dtype).replace("torch.", ""))
         self.record_before_work(summary, plan)
-        self.prepare_output_folders(plan)
+        created = self.prepare_output_folders(plan)
         self.progress.line(f"{len(plan.jobs)} {'pair(s)' if steps[0].spec.dual_pixel else 'image(s)'} -> "
                            f"{plan.out_dir}  [model {summary.model}, {summary.device}, {summary.precision}]")
         runner = BatchRunner(steps, progress=self.progress, summary=summary, overwrite=self.opts.overwrite,
                              fail_fast=not self.opts.keep_going, jpeg_quality=self.opts.jpeg_quality,
                              force=self.force, verbose=self.opts.verbose)
         try:
-            runner.run(plan.jobs)
+            with _sigterm_as_interrupt():
+                runner.run(plan.jobs)
         except KeyboardInterrupt:
             summary.interrupted = True
+        finally:
+            remove_unused_output_folders(created)
+        if summary.interrupted:
+            seen = {r.input for r in summary.results}
+            summary.not_started = sum(1 for job in plan.jobs if job.label not in seen)
         return summary
 
-    def prepare_output_folders(self, plan: Planned) -> None:
-        """Create and mark the folders mirnet writes (never searched for inputs again); drop stale temp files."""
+    def prepare_output_folders(self, plan: Planned) -> list[Path]:
+        """Create and mark the folders mirnet writes (never searched for inputs again); drop stale temp files and
+        claims. Returns the folders this run created."""
         from ...io.atomic import clean_stale_temp_files
         from ...io.discovery import mark_output_dir
 
-        mark_output_dir(plan.out_dir, self.label)
-        if self.opts.compare:
-            mark_output_dir(plan.out_dir / "mirnet-compare", self.label)
+        created = [plan.out_dir] if mark_output_dir(plan.out_dir, self.label) else []
+        if self.opts.compare and mark_output_dir(plan.out_dir / "mirnet-compare", self.label):
+            created.insert(0, plan.out_dir / "mirnet-compare")
         folders = {job.output.parent for job in plan.jobs} | {job.compare.parent for job in plan.jobs if job.compare}
-        removed = clean_stale_temp_files(sorted(folders))
+        removed = [p for p in clean_stale_temp_files(sorted(folders)) if not p.name.endswith(".mirnet-claim")]
         if removed:
             self.progress.line(f"note: removed {len(removed)} unfinished file(s) left by an interrupted run "
                                f"(e.g. {removed[0]})")
+        return created
 
     def measure(self, plan: Planned) -> None:
         """Read each photo's size from its header (memory plan and the time-left estimate), before any decoding."""
@@ -345,6 +358,47 @@ class RestoreRun:
                 raise fail("interrupted before any photo was processed", EXIT_INTERRUPTED) from None
             summary = self.execute(plan, steps)
         raise self.finish(summary)
+
+
+class _sigterm_as_interrupt:
+    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread (so claims and temporary files are
+    cleaned up as on Ctrl-C); a no-op outside the main thread or where signals cannot be set."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+            def interrupt(signum, frame):
+                raise KeyboardInterrupt
+
+            try:
+                self.previous = signal.signal(signal.SIGTERM, interrupt)
+            except (ValueError, OSError):
+                self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
+def remove_unused_output_folders(created: Sequence[Path]) -> None:
+    """Remove folders this run created that hold nothing but mirnet's marker (every photo was skipped or failed):
+    an empty result folder is noise. Sub-folders first."""
+    import contextlib
+
+    from ...io.formats import OUTPUT_MARKER
+
+    for folder in created:
+        with contextlib.suppress(OSError):
+            if {p.name for p in folder.iterdir()} <= {OUTPUT_MARKER}:
+                (folder / OUTPUT_MARKER).unlink(missing_ok=True)
+                folder.rmdir()
 
 
 def run_restore(steps, paths: list[Path], opts, *, arch: str | None = None, force: bool = False) -> None:

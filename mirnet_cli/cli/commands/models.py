@@ -129,24 +129,45 @@ def download(
     for entry, named in selected:
         seen[entry.name] = seen.get(entry.name, False) or named
 
-    done = skipped = failed = 0
-    for name, named in seen.items():
-        entry = registry[name]
-        if entry.source_kind == "manual" and not named:
-            typer.echo(f"skipped {name}: {entry.manual_message}", err=True)
-            skipped += 1
-            continue
-        try:
-            path = fetch(entry, force=force)
-        except MirnetError as exc:
-            hint = f", or import it once with `mirnet download {name} --from FILE`" if entry.manual_message else ""
-            typer.echo(f"error: {exc}{hint}", err=True)
-            failed += 1
-            continue
-        typer.echo(f"{name}: {path}")
-        done += 1
+    done = bundled = skipped = failed = 0
+    reasons: list[str] = []
+    names = list(seen.items())
+    started = 0
+
+    def summary() -> str:
+        why = ""
+        if failed and reasons and all("no network?" in r for r in reasons):
+            why = " (no network?)"
+        return (f"done {done}" + (f", bundled {bundled} (in the package: nothing to download)" if bundled else "")
+                + f", skipped {skipped}" + (" (manual download)" if skipped else "") + f", failed {failed}{why}")
+
+    try:
+        for name, named in names:
+            started += 1
+            entry = registry[name]
+            if entry.source_kind == "manual" and not named:
+                typer.echo(f"skipped {name}: {entry.manual_message}", err=True)
+                skipped += 1
+                continue
+            try:
+                path = fetch(entry, force=force)
+            except MirnetError as exc:
+                hint = f", or import it once with `mirnet download {name} --from FILE`" if entry.manual_message else ""
+                typer.echo(f"error: {exc}{hint}", err=True)
+                reasons.append(str(exc))
+                failed += 1
+                continue
+            typer.echo(f"{name}: {path}")
+            if getattr(entry, "bundled", None) is not None:
+                bundled += 1
+            else:
+                done += 1
+    except KeyboardInterrupt:
+        never = len(names) - started
+        typer.echo(f"interrupted: {summary()}, interrupted 1, not started {never}", err=True)
+        raise typer.Exit(130) from None
     if len(seen) > 1:
-        typer.echo(f"done {done}, skipped {skipped} (manual download), failed {failed}", err=True)
+        typer.echo(summary(), err=True)
     if failed:
         raise typer.Exit(1)
 

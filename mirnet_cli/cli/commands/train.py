@@ -102,13 +102,33 @@ def train(
              "batch_size": batch_size, "patch_size": patch_size, "checkpoint_every": checkpoint_every,
              "val_every": val_every, "keep_last": keep_last, "lr": lr,
              "amp": amp}
+    from ...train.config import TrainConfigError
+
+    run_dir: Path | None = None
+    existed = True
     try:
         cfg = build_config(config, flags, list(set_ or []), resume=resume)
+        run_dir = Path(cfg.out).expanduser()
+        existed = run_dir.exists()
         log = (lambda text: None) if quiet else None
         run_training(cfg, resume=resume, progress=not quiet, log=log)
     except TrainingInterrupted as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(130) from None
     except MirnetError as exc:
+        if run_dir is not None and not existed:
+            _remove_if_empty(run_dir)
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        # a setting or usage error exits 2 like every other command; a problem found in the data or weights, 1
+        raise typer.Exit(2 if isinstance(exc, TrainConfigError) else 1) from None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a run folder this call created that holds no file (only empty folders): a run that never started."""
+    import shutil
+
+    try:
+        if folder.is_dir() and not any(p.is_file() or p.is_symlink() for p in folder.rglob("*")):
+            shutil.rmtree(folder)
+    except OSError:
+        pass

@@ -72,3 +72,19 @@ def test_sidd_png_pairs_noisy_gt_mapping(tmp_path):
         tmp_path / "v1" / "groundtruth" / "0001_GT_SRGB_010.png"
     )
     assert load_dataset("sidd", tmp_path / "v1").samples[0].target.name == "0001_GT_SRGB_010.png"
+
+
+def test_a_parent_folder_names_the_sub_folders_that_match(tmp_path):
+    # ../shared/data/sidd holds crops/ (noisy/ + gt/) and val_block/ (noisy.mat + gt.mat): say so (issue 20)
+    make_pairs(tmp_path / "crops", "noisy", "gt", ["a", "b"])
+    block = rand_u8(16, 16, seed=0)
+    (tmp_path / "val_block").mkdir()
+    scipy.io.savemat(tmp_path / "val_block" / "noisy.mat", {"im_noisy": noisy_of(block, 0)})
+    scipy.io.savemat(tmp_path / "val_block" / "gt.mat", {"im_gt": block})
+    (tmp_path / "other").mkdir()
+    with pytest.raises(MirnetError) as info:
+        load_dataset("sidd", tmp_path)
+    message = str(info.value)
+    assert "does not have the expected layout" in message
+    assert "inside it, crops/ (noisy/ + gt/ PNG pairs), val_block/ (noisy.mat + gt.mat (single block)) match" in message
+    assert f"--data-dir {tmp_path / 'crops'}" in message and "other/" not in message
