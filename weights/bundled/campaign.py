@@ -100,7 +100,7 @@ def restore(task: str) -> None:
     for name in ("train_config.json", "teacher.json"):
         if (STATE / task / name).is_file():
             shutil.copy2(STATE / task / name, run / name)
-    print(f"{task}: restored iteration {it} from {state.relative_to(ROOT)}")
+    print(f"{task}: restored iteration {it} from {state}")
 
 
 def _val_rows(run: Path) -> list[dict]:

@@ -65,7 +65,9 @@ def training_data(data: dict) -> dict:
     sources, held_back = [], list(data.get("exclude") or [])
     for spec in specs:
         info = describe_source(spec["dir"])
-        info.update(use=f"synthetic {spec['synthetic']}" if spec.get("synthetic") else "real pairs",
+        use = ("unpaired inputs (distillation: the teacher's output is the target)" if spec.get("unpaired")
+               else f"synthetic {spec['synthetic']}" if spec.get("synthetic") else "real pairs")
+        info.update(use=use,
                     weight=float(spec.get("weight", 1.0)))
         if spec.get("exclude"):
             info["held_back"] = list(spec["exclude"])
@@ -166,6 +168,13 @@ def main() -> None:
     }
     if len(stages) > 1:
         provenance["stages"] = stages
+    if train_cfg.get("teacher"):
+        teacher = json.loads((args.run / "teacher.json").read_text()) if (args.run / "teacher.json").is_file() else {}
+        note = _expand(train_cfg["teacher"]).parent / "SOURCE.txt"
+        origin = next((line for line in (note.read_text().splitlines() if note.is_file() else [])
+                       if line.startswith(_expand(train_cfg["teacher"]).name + ":")), "")
+        provenance["teacher"] = {**teacher, "weight": train_cfg.get("teacher_weight"),
+                                 "origin": origin.split(":", 1)[1].strip() if origin else "unknown"}
     if args.checkpoint:
         import torch
 

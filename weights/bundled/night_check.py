@@ -14,10 +14,15 @@ CLAHE + gamma baseline (``mirnet benchmark --baseline clahe-gamma``). Per output
 * ``tint``: how much further from neutral grey the mean chromaticity ``c = (R, G, B) / (R + G + B)`` of the output
   is than the input's, ``100 · (‖c_out − ⅓‖ − ‖c_in − ⅓‖)`` — positive when the output is more tinted than the
   photo (an invented orange or purple cast), near 0 when it keeps the photo's colour, negative when it neutralises;
-* ``brightness``: mean of the output (0–1).
+* ``brightness``: mean of the output (0–1);
+* ``p5_luma``: the 5th percentile of luma (BT.601, 0–1): a night sky must stay dark (issue 19: ≤ 0.10 where the
+  photo's own is ≤ 0.02);
+* ``a``, ``b``: mean CIELAB a* and b* (OpenCV's 8-bit Lab, shifted back to signed units): a colour cast shows as
+  a shift from the photo's own (issue 19: within 3).
 
-Writes the per-image figures and their means as JSON, and a contact sheet (input | model | CLAHE + gamma) of the
-first ``--sheet-rows`` photos as JPEG.
+``--teacher FILE`` adds a distillation teacher (e.g. IAT) as a fourth column. Writes the per-image figures and
+their means as JSON, and a contact sheet (input | model | CLAHE + gamma [| teacher]) of the first
+``--sheet-rows`` photos as JPEG; ``--targets`` prints issue 19's night-photo checks.
 """
 
 from __future__ import annotations
@@ -41,8 +46,14 @@ def metrics(out: np.ndarray, inp: np.ndarray) -> dict[str, float]:
         m = a.reshape(-1, 3).mean(axis=0)
         return float(np.linalg.norm(m / max(float(m.sum()), 1e-6) - 1.0 / 3.0))
 
+    import cv2
+
+    luma = np.clip(out, 0, 1) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lab = cv2.cvtColor(o8.astype(np.uint8), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float64)
     return {"saturation": float(sat.mean()), "clipped": float((o8 >= 255).any(axis=2).mean()),
-            "tint": 100.0 * (tint(out) - tint(inp)), "brightness": float(out.mean())}
+            "tint": 100.0 * (tint(out) - tint(inp)), "brightness": float(out.mean()),
+            "p5_luma": float(np.percentile(luma, 5)), "a": float(lab[:, 1].mean() - 128.0),
+            "b": float(lab[:, 2].mean() - 128.0)}
 
 
 def _load(path: Path, max_side: int) -> np.ndarray:
@@ -58,7 +69,8 @@ def _load(path: Path, max_side: int) -> np.ndarray:
     return np.clip(img, 0, 1)
 
 
-def run(folders: list[Path], model_name: str, max_side: int) -> tuple[list[dict], list[tuple[np.ndarray, ...]]]:
+def run(folders: list[Path], model_name: str, max_side: int,
+        teacher_path: Path | None = None) -> tuple[list[dict], list[tuple[np.ndarray, ...]]]:
     import torch
 
     from mirnet_cli import load_model
@@ -67,6 +79,11 @@ def run(folders: list[Path], model_name: str, max_side: int) -> tuple[list[dict]
 
     net = InferenceEngine(load_model(model_name), device="cpu", precision="fp32", tile=0)
     base = make_baseline("clahe-gamma")
+    teacher = None
+    if teacher_path is not None:
+        from mirnet_cli.teachers import load_teacher
+
+        teacher = load_teacher(teacher_path)
     rows, images = [], []
     for folder in folders:
         for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS):
@@ -74,9 +91,15 @@ def run(folders: list[Path], model_name: str, max_side: int) -> tuple[list[dict]
             out = np.clip(net.restore(inp), 0, 1)
             with torch.no_grad():
                 ref = base(torch.from_numpy(inp.transpose(2, 0, 1)).unsqueeze(0))[0].permute(1, 2, 0).numpy()
-            rows.append({"name": f"{folder.name}/{path.name}", "input": metrics(inp, inp),
-                         "model": metrics(out, inp), "clahe-gamma": metrics(ref, inp)})
-            images.append((inp, out, ref))
+            row = {"name": f"{folder.name}/{path.name}", "input": metrics(inp, inp),
+                   "model": metrics(out, inp), "clahe-gamma": metrics(ref, inp)}
+            shown = [inp, out, ref]
+            if teacher is not None:
+                taught = teacher(torch.from_numpy(inp.transpose(2, 0, 1)).unsqueeze(0))[0].permute(1, 2, 0).numpy()
+                row["teacher"] = metrics(taught, inp)
+                shown.append(taught)
+            rows.append(row)
+            images.append(tuple(shown))
     return rows, images
 
 
@@ -101,6 +124,20 @@ def contact_sheet(images: list[tuple[np.ndarray, ...]], path: Path, rows: int, w
         raise SystemExit(f"{path}: could not write the contact sheet")
 
 
+def targets(rows: list[dict], who: str = "model") -> dict[str, float]:
+    """Issue 19's night-photo checks for ``who``: dark skies stay dark, no cast, no more clipping than the teacher."""
+    dark = [r for r in rows if r["input"]["p5_luma"] <= 0.02]
+    out = {
+        "dark_photos": len(dark),
+        "dark_p5_luma_max": max((r[who]["p5_luma"] for r in dark), default=float("nan")),
+        "dark_p5_luma_mean": float(np.mean([r[who]["p5_luma"] for r in dark])) if dark else float("nan"),
+        "mean_da": float(np.mean([r[who]["a"] - r["input"]["a"] for r in rows])),
+        "mean_db": float(np.mean([r[who]["b"] - r["input"]["b"] for r in rows])),
+        "clipped": float(np.mean([r[who]["clipped"] for r in rows])),
+    }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", type=Path, nargs="+")
@@ -109,18 +146,25 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--sheet", type=Path)
     ap.add_argument("--sheet-rows", type=int, default=4)
+    ap.add_argument("--teacher", type=Path, default=None, help="a teacher file (e.g. IAT) shown as a 4th column")
     args = ap.parse_args()
-    rows, images = run(args.folders, args.model, args.max_side)
-    keys = ("saturation", "clipped", "tint", "brightness")
-    mean = {who: {k: float(np.mean([r[who][k] for r in rows])) for k in keys}
-            for who in ("input", "model", "clahe-gamma")}
-    print(f"{len(rows)} photos; mean saturation / clipped / tint / brightness:")
+    rows, images = run(args.folders, args.model, args.max_side, args.teacher)
+    keys = ("saturation", "clipped", "tint", "brightness", "p5_luma", "a", "b")
+    whos = ("input", "model", "clahe-gamma") + (("teacher",) if args.teacher else ())
+    mean = {who: {k: float(np.mean([r[who][k] for r in rows])) for k in keys} for who in whos}
+    print(f"{len(rows)} photos; mean saturation / clipped / tint / brightness / p5 luma / a* / b*:")
     for who, m in mean.items():
-        print(f"  {who:12s} {m['saturation']:.3f} / {m['clipped']:.4f} / {m['tint']:+.2f} / {m['brightness']:.3f}")
+        print(f"  {who:12s} {m['saturation']:.3f} / {m['clipped']:.4f} / {m['tint']:+.2f} / {m['brightness']:.3f}"
+              f" / {m['p5_luma']:.3f} / {m['a']:+.2f} / {m['b']:+.2f}")
+    checks = {who: targets(rows, who) for who in whos if who != "input"}
+    for who, t in checks.items():
+        print(f"  {who:12s} dark photos {t['dark_photos']}: p5 luma max {t['dark_p5_luma_max']:.3f} mean "
+              f"{t['dark_p5_luma_mean']:.3f}; Δa* {t['mean_da']:+.2f} Δb* {t['mean_db']:+.2f}; clipped "
+              f"{100 * t['clipped']:.2f} %")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"model": args.model, "max_side": args.max_side, "images": rows,
-                                         "mean": mean}, indent=1) + "\n")
+                                         "mean": mean, "targets": checks}, indent=1) + "\n")
     if args.sheet:
         contact_sheet(images, args.sheet, args.sheet_rows)
 
