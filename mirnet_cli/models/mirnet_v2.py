@@ -19,7 +19,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import SKFF, check_config, key_indices, merge_declared, tensor_shape, use_reference
+from .common import (
+    SKFF,
+    check_config,
+    key_indices,
+    merge_declared,
+    pixel_rows,
+    row_factor,
+    rows_to_map,
+    tensor_shape,
+    use_reference,
+    vector_rows,
+)
 from .facts import GlobalOp, ModelFacts
 
 
@@ -49,7 +60,12 @@ class ContextBlock(nn.Module):
             return self._forward_reference(x)
         # The context vector reaches the rest of the block only through self.channel_add_conv: the engine's
         # global-context hooks (engine/global_context.py) replace it there for tiles.
-        return x + self.channel_add_conv(attention_pool(x, self.conv_mask.weight, self.conv_mask.bias))
+        add = self.channel_add_conv(attention_pool(x, self.conv_mask.weight, self.conv_mask.bias))
+        k = row_factor(x.shape[1], x.shape[2] * x.shape[3])
+        rows = pixel_rows(x, k)
+        if rows is None or torch.is_grad_enabled():
+            return x + add
+        return rows_to_map(rows + vector_rows(add.to(x.dtype), k), x)
 
     def _forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
