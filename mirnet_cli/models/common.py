@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 _formulation = threading.local()
@@ -92,6 +93,33 @@ def rows_to_map(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return rows.view(b, h, w, c).permute(0, 3, 1, 2)
 
 
+#: Off: the vector convolutions run as convolutions (for A/B timing and the equivalence test).
+VECTOR_MATMUL = True
+
+
+class VectorConv(nn.Conv2d):
+    """A 1×1 convolution on per-image vectors (SKFF's squeeze and excitation, GCNet's transform).
+
+    Same parameters and state-dict keys as ``nn.Conv2d``. On a [B, C, 1, 1] input without gradients it runs as one
+    small matrix product in at least fp32, outside autocast: under bf16 autocast each of these convolutions was a
+    oneDNN call with its own weight reorder and parallel region (11.5 ms per MIRNet-v2 forward at one thread, and
+    2.3 s of a 9.2 s forward at two threads on a core shared with another process, where every parallel region
+    waits for the descheduled thread), for a few hundred multiply-adds. The fp32 path's convolutions on vectors
+    also opened a parallel region each (0.4 s of 8.0 s at two shared threads).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (not VECTOR_MATMUL or use_reference() or torch.is_grad_enabled() or x.dim() != 4
+                or x.shape[-2:] != (1, 1) or self.groups != 1 or torch.jit.is_tracing()):
+            return super().forward(x)
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        weight = self.weight.reshape(self.out_channels, -1).to(dtype)
+        bias = None if self.bias is None else self.bias.to(dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            y = F.linear(x.reshape(x.shape[0], -1).to(dtype), weight, bias)
+        return y.reshape(x.shape[0], self.out_channels, 1, 1)
+
+
 class SKFF(nn.Module):
     """Selective Kernel Feature Fusion (MIRNet §3.2).
 
@@ -115,8 +143,8 @@ class SKFF(nn.Module):
         self.height = height
         d = max(int(in_channels / reduction), 4)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.conv_du = nn.Sequential(nn.Conv2d(in_channels, d, 1, padding=0, bias=bias), act)
-        self.fcs = nn.ModuleList([nn.Conv2d(d, in_channels, 1, stride=1, bias=bias) for _ in range(height)])
+        self.conv_du = nn.Sequential(VectorConv(in_channels, d, 1, padding=0, bias=bias), act)
+        self.fcs = nn.ModuleList([VectorConv(d, in_channels, 1, stride=1, bias=bias) for _ in range(height)])
         self.softmax = nn.Softmax(dim=1)
 
     def forward(self, inp_feats: list[torch.Tensor]) -> torch.Tensor:

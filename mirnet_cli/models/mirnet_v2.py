@@ -21,6 +21,7 @@ from torch import nn
 
 from .common import (
     SKFF,
+    VectorConv,
     check_config,
     key_indices,
     merge_declared,
@@ -50,9 +51,9 @@ class ContextBlock(nn.Module):
         self.conv_mask = nn.Conv2d(n_feat, 1, kernel_size=1, bias=bias)
         self.softmax = nn.Softmax(dim=2)
         self.channel_add_conv = nn.Sequential(
-            nn.Conv2d(n_feat, n_feat, kernel_size=1, bias=bias),
+            VectorConv(n_feat, n_feat, kernel_size=1, bias=bias),
             _lrelu(),
-            nn.Conv2d(n_feat, n_feat, kernel_size=1, bias=bias),
+            VectorConv(n_feat, n_feat, kernel_size=1, bias=bias),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +65,7 @@ class ContextBlock(nn.Module):
         k = row_factor(x.shape[1], x.shape[2] * x.shape[3])
         rows = pixel_rows(x, k)
         if rows is None or torch.is_grad_enabled():
-            return x + add
+            return x + add.to(x.dtype)
         return rows_to_map(rows + vector_rows(add.to(x.dtype), k), x)
 
     def _forward_reference(self, x: torch.Tensor) -> torch.Tensor:

@@ -167,3 +167,27 @@ def test_channel_rows_do_not_change_the_output(dtype):
         finally:
             common.ROW_ELEMENTS = old
     torch.testing.assert_close(rows, plain, rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_vector_matmul_does_not_change_the_output(dtype):
+    model = build_model("mirnet_v2", n_feat=16, n_MRB=1).to(dtype).eval()
+    assert isinstance(model.body[0].body[0].skff_top.fcs[0], common.VectorConv)
+    x = torch.rand(1, 3, 32, 32, dtype=dtype)
+    with torch.inference_mode():
+        fast = model(x)
+        old, common.VECTOR_MATMUL = common.VECTOR_MATMUL, False
+        try:
+            convs = model(x)
+        finally:
+            common.VECTOR_MATMUL = old
+    torch.testing.assert_close(fast, convs, rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-5)
+
+
+def test_vector_conv_runs_in_fp32_under_bf16_autocast():
+    conv = common.VectorConv(8, 4, 1).eval()
+    v = torch.rand(2, 8, 1, 1)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(v.to(torch.bfloat16))
+    assert y.dtype == torch.float32 and y.shape == (2, 4, 1, 1)
+    torch.testing.assert_close(y, torch.nn.functional.conv2d(v.to(torch.bfloat16).float(), conv.weight, conv.bias))
