@@ -95,6 +95,8 @@ def rows_to_map(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 #: Off: the vector convolutions run as convolutions (for A/B timing and the equivalence test).
 VECTOR_MATMUL = True
+#: PyTorch's grain size (``at::internal::GRAIN_SIZE``): element-wise work below it stays on the calling thread.
+_SERIAL_ELEMENTS = 32768
 
 
 class VectorConv(nn.Conv2d):
@@ -115,8 +117,16 @@ class VectorConv(nn.Conv2d):
         dtype = torch.promote_types(x.dtype, torch.float32)
         weight = self.weight.reshape(self.out_channels, -1).to(dtype)
         bias = None if self.bias is None else self.bias.to(dtype)
+        v = x.reshape(x.shape[0], 1, -1).to(dtype)
         with torch.autocast(x.device.type, enabled=False):
-            y = F.linear(x.reshape(x.shape[0], -1).to(dtype), weight, bias)
+            if v.shape[0] * weight.numel() <= _SERIAL_ELEMENTS:
+                # Products and a row sum: below PyTorch's grain size these run on the calling thread, whereas
+                # a BLAS call opens a parallel region even for 80x80 (0.1 s of a forward at 2 shared threads).
+                y = (v * weight).sum(-1)
+                if bias is not None:
+                    y = y + bias
+            else:
+                y = F.linear(v[:, 0], weight, bias)
         return y.reshape(x.shape[0], self.out_channels, 1, 1)
 
 
