@@ -13,7 +13,7 @@ Measured on this project's 2-core machines (ratios from alternating runs in one 
   2-core machine, MIRNet-v2 at 256² took 3.3x longer with 2 threads than with 1 (the bundled model at 512²: 6.1x),
   so :func:`choose_threads` uses only the cores that are idle when the engine starts.
 * bf16: PyTorch emulates it ~500x slower on CPUs without AVX512-BF16 or AMX; where it is native, it beats fp32
-  only for models with enough work per pixel (AMX: 2.4x for MIRNet-v2, even for the bundled n_feat 16 models;
+  only for models with enough work per pixel (AMX: 2.4x for MIRNet-v2, 1.2x for the bundled n_feat 16 models;
   AVX512-BF16 without AMX, AMD EPYC: 1.7x for MIRNet-v2, 0.8x for the bundled models). ``--precision auto``
   follows that rule: :data:`mirnet_cli.engine.device.BF16_MIN_PARAMETERS`.
 """

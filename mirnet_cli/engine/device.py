@@ -159,18 +159,20 @@ def parse_precision(spec: str | torch.dtype) -> str:
 #: sweep over MIRNet-v2 widths with random weights):
 #:
 #: * ``amx``: Xeon with AMX (a 2-core VM of this project; amx_bf16, avx512_bf16), bf16 speed-up over fp32 after
-#:   the channel-row fix in :mod:`mirnet_cli.models.common`: n_feat 16 (0.24 M parameters) 1.06x, i.e. even
-#:   within the noise (0.81x before the fix), n_feat 32 (0.94 M) 1.61x, n_feat 48 (2.1 M) 2.14x, n_feat 80
-#:   (5.86 M, the official networks) 2.38x.
+#:   the channel-row and vector fixes in :mod:`mirnet_cli.models.common`: the bundled n_feat 16 models (0.24 M
+#:   parameters) 1.16x at 256² (denoise and low light, 7-11 alternating runs) and 1.24x at 512² (0.81x before the
+#:   fixes); random-weight widths n_feat 32 (0.94 M) 1.61x, n_feat 48 (2.1 M) 2.14x, n_feat 80 (5.86 M, the
+#:   official networks) 2.38-2.75x. Smaller models than the bundled ones were not measured: they stay fp32.
 #: * ``avx512_bf16`` without AMX: AMD EPYC (Zen 5) per issue 21 and the README's earlier table (measured there,
 #:   not on this machine): MIRNet-v2 (5.86 M) bf16 1.6-1.7x faster than fp32, the bundled n_feat 16 models 0.8x
 #:   (slower). Nothing between was measured on such a CPU, so the threshold admits the official networks (5.86 M;
 #:   MIRNet v1 31.8 M) and nothing near the bundled size. (This Xeon with AMX switched off,
-#:   ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``, ran bf16 at 0.61-0.97x of fp32 for n_feat 16-80: oneDNN's fallback
+#:   ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``, before the fixes, ran bf16 at 0.61-0.97x of fp32 for n_feat 16-80,
+#:   and fp32 itself 1.5x slower than with AMX on: oneDNN's capped
 #:   kernels there are no stand-in for Zen's.)
 #:
 #: CPUs without either (AVX2 only) emulate bf16 some 500x slower: never bf16 there.
-BF16_MIN_PARAMETERS = {"amx": 500_000, "avx512_bf16": 4_000_000}
+BF16_MIN_PARAMETERS = {"amx": 200_000, "avx512_bf16": 4_000_000}
 
 
 def cpu_bf16_choice(parameters: int | None, supports_bf16: bool = True) -> tuple[bool, str]:
