@@ -3,9 +3,10 @@
     python scripts/backend_speed.py ../shared/golden/v2_default/weights.safetensors --size 256 --repeats 5
     python scripts/backend_speed.py mirnet_v2-nf16-denoise --size 1024 --repeats 3
 
-``plain`` is the model as the authors wrote it (eager PyTorch, fp32, NCHW, their formulation); ``torch`` is the
-engine's default PyTorch path (fast formulation, channels-last; with ``--torch-bf16`` also in bf16); then OpenVINO fp32 and bf16 and ONNX Runtime when
-installed. The variants run one after the other in every repeat, so a shared machine's load falls on all of them
+``plain`` is the model as the authors wrote it (eager PyTorch, fp32, NCHW, their formulation); ``torch (default:
+PRECISION)`` is the engine's default PyTorch path (fast formulation, channels-last, the precision ``--precision
+auto`` picks on this CPU); with ``--torch-bf16`` also the other of fp32 and bf16 (bf16 only where the CPU runs it
+natively); then OpenVINO fp32 and bf16 and ONNX Runtime when installed. The variants run one after the other in every repeat, so a shared machine's load falls on all of them
 alike; the speed-up is the ratio of medians. The first call of each (export, compile, warm-up) is not timed.
 """
 
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = str(default.dtype).replace("torch.", "").replace("bfloat16", "bf16").replace("float32", "fp32")
     engines = {f"torch (default: {chosen})": default}
     if args.torch_bf16:
-        for precision in ("fp32", "bf16"):
+        from mirnet_cli.engine.cpu import cpu_has_native_bf16
+
+        for precision in ("fp32", "bf16") if cpu_has_native_bf16() else ("fp32",):  # emulated bf16: ~500x slower
             if precision != chosen:
                 engines[f"torch {precision}"] = InferenceEngine(model, device="cpu", tile=0, precision=precision,
                                                                 threads=threads)
