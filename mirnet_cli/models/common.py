@@ -112,7 +112,8 @@ class VectorConv(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (not VECTOR_MATMUL or use_reference() or torch.is_grad_enabled() or x.dim() != 4
-                or x.shape[-2:] != (1, 1) or self.groups != 1 or torch.jit.is_tracing()):
+                or x.shape[-2:] != (1, 1) or self.groups != 1 or x.device.type not in ("cpu", "cuda")
+                or torch.jit.is_tracing()):
             return super().forward(x)
         dtype = torch.promote_types(x.dtype, torch.float32)
         weight = self.weight.reshape(self.out_channels, -1).to(dtype)
