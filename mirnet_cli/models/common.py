@@ -102,8 +102,9 @@ _SERIAL_ELEMENTS = 32768
 class VectorConv(nn.Conv2d):
     """A 1×1 convolution on per-image vectors (SKFF's squeeze and excitation, GCNet's transform).
 
-    Same parameters and state-dict keys as ``nn.Conv2d``. On a [B, C, 1, 1] input without gradients it runs as one
-    small matrix product in at least fp32, outside autocast: under bf16 autocast each of these convolutions was a
+    Same parameters and state-dict keys as ``nn.Conv2d``. On a [B, C, 1, 1] input without gradients (CPU, CUDA) it
+    runs in at least fp32, outside autocast, as products and a row sum on the calling thread (a matrix product
+    when the batch makes that larger than PyTorch's grain size): under bf16 autocast each of these convolutions was a
     oneDNN call with its own weight reorder and parallel region (11.5 ms per MIRNet-v2 forward at one thread, and
     2.3 s of a 9.2 s forward at two threads on a core shared with another process, where every parallel region
     waits for the descheduled thread), for a few hundred multiply-adds. The fp32 path's convolutions on vectors
