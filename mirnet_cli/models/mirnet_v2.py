@@ -79,6 +79,20 @@ def _softmax_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
+#: bf16 with at most 32 channels: the context's weighted sum as a blocked product (see :func:`_blocked_context`).
+BLOCKED_CONTEXT = True
+
+
+def _blocked_context(attn: torch.Tensor, pixels: torch.Tensor, k: int) -> torch.Tensor:
+    """``attn^T @ pixels`` ([B, HW, 1], [B, HW, C] -> [B, 1, C]) as ``[k, HW/k] @ [HW/k, k·C]`` and the sum of
+    the k diagonal blocks: k times the multiply-adds, but a product oneDNN runs well in bf16. At C = 16 and 256²
+    the bf16 ``[1, 65536] @ [65536, 16]`` took 34 ms of a 310 ms bundled-model forward (one thread, AMX).
+    """
+    b, hw, c = pixels.shape
+    blocks = attn.reshape(b, hw // k, k).transpose(1, 2) @ pixels.reshape(b, hw // k, k * c)  # [B, k, k·C]
+    return blocks.view(b, k, k, c).diagonal(dim1=1, dim2=2).sum(-1).unsqueeze(1)
+
+
 def attention_pool(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """GCNet's attention pooling ``c = sum_p softmax_p(w . x_p + b) x_p`` as two matrix products.
 
@@ -97,7 +111,11 @@ def attention_pool(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
         if bias is not None:
             logits = logits + bias.to(x.dtype)
         attn = torch.softmax(logits, dim=1, dtype=_softmax_dtype(x.dtype)).to(x.dtype)
-        context = attn.transpose(1, 2) @ pixels  # [B, 1, C]
+        k = row_factor(c, h * w) if x.dtype == torch.bfloat16 and BLOCKED_CONTEXT else 1
+        if k >= 8:
+            context = _blocked_context(attn, pixels, k)
+        else:
+            context = attn.transpose(1, 2) @ pixels  # [B, 1, C]
     else:
         pixels = x.reshape(b, c, h * w)
         logits = wvec.t() @ pixels  # [B, 1, HW]

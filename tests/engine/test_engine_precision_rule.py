@@ -192,3 +192,16 @@ def test_vector_conv_runs_in_fp32_under_bf16_autocast():
         y = conv(v.to(torch.bfloat16))
     assert y.dtype == torch.float32 and y.shape == (2, 4, 1, 1)
     torch.testing.assert_close(y, torch.nn.functional.conv2d(v.to(torch.bfloat16).float(), conv.weight, conv.bias))
+
+
+def test_blocked_context_matches_the_plain_product():
+    from mirnet_cli.models.mirnet_v2 import _blocked_context
+
+    torch.manual_seed(0)
+    pixels = torch.rand(2, 64 * 48, 16)
+    attn = torch.softmax(torch.rand(2, 64 * 48, 1), dim=1)
+    k = row_factor(16, 64 * 48)
+    assert k == 16
+    torch.testing.assert_close(_blocked_context(attn, pixels, k), attn.transpose(1, 2) @ pixels)
+    low = _blocked_context(attn.bfloat16(), pixels.bfloat16(), k).float()
+    torch.testing.assert_close(low, attn.transpose(1, 2) @ pixels, rtol=2e-2, atol=2e-3)
