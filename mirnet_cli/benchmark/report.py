@@ -169,6 +169,13 @@ def format_speed_table(result: dict[str, Any]) -> str:
     if any(r.get("speedup") is not None for r in result.get("sizes", [])):
         lines.append("median ms: the default path (the engine); plain: the same weights in eager fp32 NCHW as the "
                      "authors wrote it, timed in alternating runs; speedup = plain / default")
+    if result.get("precision_reason"):
+        lines.append(f"precision {result.get('precision_asked', 'auto')}: {result['precision_reason']}")
+    for r in result.get("speedup_by_threads") or []:
+        notes = [n for n, on in (("PyTorch's default", r.get("default")), ("this run's", r.get("used"))) if on]
+        lines.append(f"speed-up over the authors' code at {r['size']}x{r['size']}, {r['threads']} thread"
+                     f"{'s' if r['threads'] != 1 else ''}{' (' + ', '.join(notes) + ')' if notes else ''}: "
+                     f"{r['speedup']:.2f}x ({r['plain_median_s'] * 1000:.1f} -> {r['median_s'] * 1000:.1f} ms)")
     kinds = {r.get("memory_kind") for r in result.get("sizes", [])}
     if "process_rss" in kinds:
         lines.append(

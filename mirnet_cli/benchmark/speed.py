@@ -26,6 +26,11 @@ context, transfers): seconds, peak memory, and the plan (tiles, overlap, context
 pixel). ``large_whole`` also runs the same photo whole (``tile=0``) and reports the time ratio and the PSNR between
 the tiled and the whole-image output.
 
+On the CPU, ``thread_speedups`` (default) times the first size again, alternating the same way, at one thread
+and at PyTorch's default thread count (one per physical core), besides the run's own ``threads``: the speed-up
+over the authors' code at each (``speedup_by_threads``), as the README's speed section reports it. The precision
+``auto`` chose and why is ``precision_reason`` (see :func:`mirnet_cli.engine.device.auto_precision`).
+
 ``reference=True`` times spandrel_extra_arches' ``MIRNet2`` (an independent copy of the authors' MIRNet-v2)
 with the same weights on the same inputs, when that package is installed.
 """
@@ -180,6 +185,15 @@ def load_reference_model(model: Any) -> tuple[Any | None, str]:
     return descriptor.model.eval(), f"spandrel_extra_arches {version} MIRNet2"
 
 
+def _asked(precision: Any) -> str:
+    from ..engine.device import parse_precision
+
+    try:
+        return parse_precision(precision)
+    except Exception:  # reported by the engine already
+        return str(precision)
+
+
 def _engine(model: Any, device: str, precision: str, backend: str, **kw: Any) -> Any:
     from ..engine.inference import InferenceEngine
 
@@ -270,6 +284,7 @@ def run_speed(
     context: str = "auto",
     max_memory: Any = None,
     threads: Any = None,
+    thread_speedups: bool = True,
 ) -> dict[str, Any]:
     """Time ``model`` at each size and (optionally) one large photo through the engine.
 
@@ -288,6 +303,8 @@ def run_speed(
         large_whole: also run the large photo whole and compare time and output with the tiled run.
         threads: CPU threads (``"auto"``, a number, or None for PyTorch's setting); the plain path runs with the
             same (process-wide) setting, so the comparison is fair.
+        thread_speedups: on the CPU with the plain path, also the first size's speed-up at 1 thread and at
+            PyTorch's default thread count (``speedup_by_threads``).
 
     Returns:
         ``{"model", "architecture", "device", "precision", "parameters", "sizes": [...], "large": {...}|None,
@@ -310,6 +327,7 @@ def run_speed(
         getattr(model, "in_channels", None) or (getattr(model, "config", {}) or {}).get("inp_channels", 3)
     )
     source_model = model
+    default_threads = torch.get_num_threads()  # PyTorch's setting before --threads changes it
     engine = _engine(model, device, precision, backend, tile=0, threads=threads)
     dev, dtype = engine.device, engine.dtype
     # The plain path times a converted copy: the caller's model (reused for quality runs) is left as it was.
@@ -323,6 +341,8 @@ def run_speed(
         "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "precision": str(dtype).replace("torch.", ""),
+        "precision_asked": _asked(precision),
+        "precision_reason": getattr(engine, "precision_reason", None),
         "backend": engine.backend,
         "threads": torch.get_num_threads() if dev.type == "cpu" else None,
         "channels_last": engine.channels_last,
@@ -336,6 +356,9 @@ def run_speed(
     for s in sizes:
         say(f"timing {s}x{s} (default and plain path, alternating) ...")
         result["sizes"].append(_bench_size(engine, plain_model, s, channels, repeats, warmup, flops=True))
+    if thread_speedups and plain_model is not None and dev.type == "cpu" and sizes:
+        result["speedup_by_threads"] = _thread_speedups(engine, plain_model, result["sizes"][0], channels, repeats,
+                                                        warmup, default_threads, say)
 
     if (large_mp and large_mp > 0) or large_image is not None:
         result["large"] = _bench_large(
@@ -359,6 +382,30 @@ def run_speed(
                 rows.append(_bench_pair(model, ref_model, s, channels, dev, dtype, repeats, warmup))
             result["reference"] = {"available": True, "implementation": message, "sizes": rows}
     return result
+
+
+def _thread_speedups(engine: Any, plain_model: Any, first: dict[str, Any], channels: int, repeats: int, warmup: int,
+                     default_threads: int, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The first size's speed-up over the authors' code at 1 thread, the run's threads and PyTorch's default."""
+    import torch
+
+    used = torch.get_num_threads()
+    size = first["height"]
+    rows = []
+    for count in sorted({1, used, max(1, default_threads)}):
+        if count == used:
+            row = first
+        else:
+            say(f"timing {size}x{size} again at {count} thread(s) ...")
+            torch.set_num_threads(count)
+            try:
+                row = _bench_size(engine, plain_model, size, channels, repeats, warmup, flops=False)
+            finally:
+                torch.set_num_threads(used)
+        rows.append({"threads": count, "size": size, "median_s": row["median_s"],
+                     "plain_median_s": row["plain_median_s"], "speedup": row["speedup"],
+                     "default": count == default_threads, "used": count == used})
+    return rows
 
 
 def _bench_pair(

@@ -11,7 +11,9 @@ Public API::
         .restore(img: ndarray[H,W,C], progress=None) -> ndarray[H,W,C_out] (float32, clamped to [0, 1])
         .plan(H, W) -> Plan   (whole or tiles, batch, context copy: what --verbose reports)
     resolve_device(spec) -> torch.device
-    resolve_precision(spec, device, supports_half=True) -> torch.dtype
+    resolve_precision(spec, device, supports_half=True, supports_bf16=False, parameters=None) -> torch.dtype
+    auto_precision(device, supports_half, supports_bf16, parameters) -> (torch.dtype, reason)
+        (the CPU's bf16 rule: BF16_MIN_PARAMETERS; InferenceEngine.precision_reason)
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _EXPORTS = {
     "cpu_has_amx": "cpu",
     "tune_allocator": "cpu",
     "PrecisionFallbackWarning": "device",
+    "BF16_MIN_PARAMETERS": "device",
+    "auto_precision": "device",
     "cpu_has_native_bf16": "cpu",
     "parse_precision": "device",
     "resolve_device": "device",

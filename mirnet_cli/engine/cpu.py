@@ -12,9 +12,10 @@ Measured on this project's 2-core machines (ratios from alternating runs in one 
   that shares its core with another busy program stalls them all. With one other CPU-bound process on the
   2-core machine, MIRNet-v2 at 256² took 3.3x longer with 2 threads than with 1 (the bundled model at 512²: 6.1x),
   so :func:`choose_threads` uses only the cores that are idle when the engine starts.
-* bf16: with AMX (``amx_bf16``) bf16 convolutions ran 1.9x faster than fp32 channels-last; with AVX512-BF16
-  alone (Zen 5) they ran *slower* (0.77x vs 0.54x of the reference time for fp32 channels-last), and without
-  either PyTorch emulates bf16 ~500x slower. ``--precision auto`` therefore picks bf16 on the CPU only with AMX.
+* bf16: PyTorch emulates it ~500x slower on CPUs without AVX512-BF16 or AMX; where it is native, it beats fp32
+  only for models with enough work per pixel (AMX: 2.4x for MIRNet-v2, 1.2x for the bundled n_feat 16 models;
+  AVX512-BF16 without AMX, AMD EPYC: 1.7x for MIRNet-v2, 0.8x for the bundled models). ``--precision auto``
+  follows that rule: :data:`mirnet_cli.engine.device.BF16_MIN_PARAMETERS`.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
 
 
 def cpu_has_amx(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
-    """True if the CPU has AMX tiles for bf16 (``amx_bf16``): the only CPUs where bf16 beat fp32 here."""
+    """True if the CPU has AMX tiles for bf16 (``amx_bf16``): bf16 beats fp32 there from smaller models on."""
     return "amx_bf16" in cpu_flags(str(cpuinfo))
 
 

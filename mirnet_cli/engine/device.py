@@ -20,7 +20,10 @@ from ..errors import MirnetError
 from .cpu import cpu_has_amx, cpu_has_native_bf16
 
 __all__ = [
+    "BF16_MIN_PARAMETERS",
     "PrecisionFallbackWarning",
+    "auto_precision",
+    "cpu_bf16_choice",
     "cpu_has_native_bf16",
     "parse_precision",
     "resolve_device",
@@ -148,8 +151,65 @@ def parse_precision(spec: str | torch.dtype) -> str:
     return _PRECISION_ALIASES[text]
 
 
+#: ``--precision auto`` on the CPU: bf16 where the CPU runs it natively **and** the model is large enough for bf16
+#: to have been measured faster than fp32 there (the model's parameter count stands for its work per pixel: the
+#: MIRNets are fully convolutional). Small models lose: their convolutions are a smaller share of the time, and the
+#: element-wise work, resampling and the context block's matrix products run slower in bf16 than in fp32.
+#: Measured at 256², 1 thread, alternating runs in one process (``scripts/backend_speed.py --torch-bf16``, and a
+#: sweep over MIRNet-v2 widths with random weights):
+#:
+#: * ``amx``: Xeon with AMX (a 2-core VM of this project; amx_bf16, avx512_bf16), bf16 speed-up over fp32 after
+#:   the channel-row and vector fixes in :mod:`mirnet_cli.models.common`: the bundled n_feat 16 models (0.24 M
+#:   parameters) 1.16x at 256² (denoise and low light, 7-11 alternating runs) and 1.24x at 512² (0.81x before the
+#:   fixes); random-weight widths n_feat 32 (0.94 M) 1.61x, n_feat 48 (2.1 M) 2.14x, n_feat 80 (5.86 M, the
+#:   official networks) 2.38-2.75x. Smaller models than the bundled ones were not measured: they stay fp32.
+#: * ``avx512_bf16`` without AMX: AMD EPYC (Zen 5) per issue 21 and the README's earlier table (measured there,
+#:   not on this machine): MIRNet-v2 (5.86 M) bf16 1.6-1.7x faster than fp32, the bundled n_feat 16 models 0.8x
+#:   (slower). Nothing between was measured on such a CPU, so the threshold admits the official networks (5.86 M;
+#:   MIRNet v1 31.8 M) and nothing near the bundled size. (This Xeon with AMX switched off,
+#:   ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``, before the fixes, ran bf16 at 0.61-0.97x of fp32 for n_feat 16-80,
+#:   and fp32 itself 1.5x slower than with AMX on: oneDNN's capped
+#:   kernels there are no stand-in for Zen's.)
+#:
+#: CPUs without either (AVX2 only) emulate bf16 some 500x slower: never bf16 there.
+BF16_MIN_PARAMETERS = {"amx": 200_000, "avx512_bf16": 4_000_000}
+
+
+def cpu_bf16_choice(parameters: int | None, supports_bf16: bool = True) -> tuple[bool, str]:
+    """Whether ``--precision auto`` runs a model of ``parameters`` in bf16 on this CPU, and why (a few words).
+
+    ``parameters`` None (unknown) counts as a large model. See :data:`BF16_MIN_PARAMETERS` for the rule and its
+    measurements.
+    """
+    if not supports_bf16:
+        return False, "fp32 (the model's facts rule bf16 out)"
+    if not cpu_has_native_bf16():
+        return False, "fp32 (this CPU has no native bf16: no AVX512-BF16 or AMX, bf16 would be emulated ~500x slower)"
+    kind, isa = ("amx", "AMX present") if cpu_has_amx() else ("avx512_bf16", "AVX512-BF16 without AMX")
+    threshold = BF16_MIN_PARAMETERS[kind]
+    if parameters is None or parameters >= threshold:
+        size = "" if parameters is None else f", {parameters / 1e6:.2f} M parameters >= {threshold / 1e6:.1f} M"
+        return True, f"bf16 ({isa}{size}: measured faster than fp32)"
+    return False, (f"fp32 ({isa}, but at {parameters / 1e6:.2f} M parameters < {threshold / 1e6:.1f} M bf16 was "
+                   "not measured faster than fp32)")
+
+
+def auto_precision(device: torch.device | str, supports_half: bool = True, supports_bf16: bool = False,
+                   parameters: int | None = None) -> tuple[torch.dtype, str]:
+    """What ``--precision auto`` picks on ``device`` for a model, and the reason (``mirnet benchmark --speed``)."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return (torch.float16, "fp16 (CUDA autocast)") if supports_half else (
+            torch.float32, "fp32 (the model's facts rule fp16 out)")
+    if kind == "cpu":
+        use, reason = cpu_bf16_choice(parameters, supports_bf16)
+        return (torch.bfloat16 if use else torch.float32), reason
+    return torch.float32, f"fp32 (the default on {kind})"
+
+
 def resolve_precision(
-    spec: str | torch.dtype, device: torch.device | str, supports_half: bool = True, supports_bf16: bool = False
+    spec: str | torch.dtype, device: torch.device | str, supports_half: bool = True, supports_bf16: bool = False,
+    parameters: int | None = None,
 ) -> torch.dtype:
     """Choose the compute dtype for ``device``.
 
@@ -160,12 +220,13 @@ def resolve_precision(
             ``supports_half = False``); then ``auto`` picks fp32 on CUDA. An explicit ``fp16`` is still
             honoured; the engine's NaN guard recomputes broken tiles in fp32.
         supports_bf16: True when the model's output in bf16 is known to stay close to fp32 (its facts say so,
-            from measurements on real photos); only then may ``auto`` pick bf16 on a CPU with AMX.
+            from measurements on real photos); only then may ``auto`` pick bf16 on the CPU.
+        parameters: the model's parameter count, for the CPU's bf16 rule (None: a large model).
 
     Returns:
-        ``auto``: fp16 on CUDA (fp32 if ``supports_half`` is False); on the CPU bf16 when it has AMX and the
-        model ``supports_bf16`` (the only CPUs where bf16 was faster than fp32, see :mod:`.cpu`), else fp32;
-        fp32 on MPS.
+        ``auto``: fp16 on CUDA (fp32 if ``supports_half`` is False); on the CPU bf16 when it runs bf16 natively,
+        the model ``supports_bf16`` and is large enough for bf16 to have been measured faster there
+        (:func:`cpu_bf16_choice`, :data:`BF16_MIN_PARAMETERS`), else fp32; fp32 on MPS.
 
     Raises:
         MirnetError: fp16 on the CPU; bf16 on a CUDA GPU without bf16 support, on a CPU without native
@@ -175,11 +236,7 @@ def resolve_precision(
     name = parse_precision(spec)
     kind = device.type
     if name == "auto":
-        if kind == "cuda" and supports_half:
-            return torch.float16
-        if kind == "cpu" and supports_bf16 and cpu_has_amx():
-            return torch.bfloat16
-        return torch.float32
+        return auto_precision(device, supports_half, supports_bf16, parameters)[0]
     if name == "fp32":
         return torch.float32
     if name == "fp16":

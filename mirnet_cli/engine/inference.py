@@ -36,7 +36,13 @@ from ..errors import MirnetError
 from ..models.facts import ModelFacts, facts_of
 from .backends import CompiledModel, resolve_backend
 from .cpu import choose_threads, tune_allocator
-from .device import PrecisionFallbackWarning, parse_precision, resolve_device, resolve_precision
+from .device import (
+    PrecisionFallbackWarning,
+    auto_precision,
+    parse_precision,
+    resolve_device,
+    resolve_precision,
+)
 from .global_context import CONTEXT_MODES, GlobalContext
 from .memory import (
     CPU_AVAILABLE_FRACTION,
@@ -280,12 +286,18 @@ class InferenceEngine:
     ):
         self.facts: ModelFacts = facts_of(model)
         self.device = resolve_device(device)
+        parameters = sum(p.numel() for p in model.parameters())
         if _unchecked_precision:
             self.dtype = {"auto": torch.float32, "fp32": torch.float32, "fp16": torch.float16,
                           "bf16": torch.bfloat16}[parse_precision(precision)]
         else:
             self.dtype = resolve_precision(precision, self.device, supports_half=self.facts.supports_fp16,
-                                           supports_bf16=self.facts.supports_bf16)
+                                           supports_bf16=self.facts.supports_bf16, parameters=parameters)
+        #: Why this precision: ``auto``'s rule in a few words (see :func:`.device.auto_precision`), else "asked for".
+        self.precision_reason = (
+            auto_precision(self.device, self.facts.supports_fp16, self.facts.supports_bf16, parameters)[1]
+            if not _unchecked_precision and parse_precision(precision) == "auto"
+            else f"{parse_precision(self.dtype)} (asked for with --precision)")
         self.size_multiple = max(1, int(self.facts.size_multiple))
         self.min_tile = max(self.size_multiple, int(min_tile))
         self.tile = self._parse_tile(tile)

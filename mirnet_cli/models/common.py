@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 _formulation = threading.local()
@@ -48,6 +49,89 @@ def sum_of(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     return total
 
 
+#: Per-channel broadcasts (``x * v`` with ``v`` of shape [B, C, 1, 1]) run on channels-last maps viewed as rows of
+#: at least this many elements (see :func:`pixel_rows`).
+ROW_ELEMENTS = 256
+
+
+def row_factor(channels: int, pixels: int) -> int:
+    """How many pixels one row holds: ``k`` with ``k * channels >= ROW_ELEMENTS`` dividing ``pixels`` (1: none)."""
+    if channels >= ROW_ELEMENTS:
+        return 1
+    for k in range(-(-ROW_ELEMENTS // channels), 1, -1):
+        if pixels % k == 0:
+            return k
+    return 1
+
+
+def pixel_rows(x: torch.Tensor, k: int) -> torch.Tensor | None:
+    """A channels-last ``x`` [B, C, H, W] viewed (never copied) as [B, H·W/k, k·C], or None where it cannot be.
+
+    A per-channel vector broadcast over a channels-last map has an inner loop of only C elements: with C = 16, 24
+    or 36 (the bundled models' widths) that is shorter than one AVX-512 register of bf16 (32 lanes), and PyTorch's
+    element-wise kernels fall back to scalar code: ``x + v`` took 5.6 ms in bf16 against 0.46 ms on these rows
+    (16 × 256², one thread, Xeon with AMX); fp32 gains little. The vector goes with it as ``vector_rows(v, k)``.
+    """
+    b, c, h, w = x.shape
+    if k <= 1 or not x.is_contiguous(memory_format=torch.channels_last) or (h * w) % k:
+        return None
+    try:
+        return x.permute(0, 2, 3, 1).view(b, h * w // k, k * c)
+    except RuntimeError:
+        return None
+
+
+def vector_rows(v: torch.Tensor, k: int) -> torch.Tensor:
+    """A per-channel vector [B, C, 1, 1] repeated to match :func:`pixel_rows`: [B, 1, k·C]."""
+    b, c = v.shape[0], v.shape[1]
+    return v.reshape(b, 1, c).repeat(1, 1, k)
+
+
+def rows_to_map(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`pixel_rows` for a new tensor ``rows``: a channels-last [B, C, H, W] view."""
+    b, c, h, w = like.shape
+    return rows.view(b, h, w, c).permute(0, 3, 1, 2)
+
+
+#: Off: the vector convolutions run as convolutions (for A/B timing and the equivalence test).
+VECTOR_MATMUL = True
+#: PyTorch's grain size (``at::internal::GRAIN_SIZE``): element-wise work below it stays on the calling thread.
+_SERIAL_ELEMENTS = 32768
+
+
+class VectorConv(nn.Conv2d):
+    """A 1×1 convolution on per-image vectors (SKFF's squeeze and excitation, GCNet's transform).
+
+    Same parameters and state-dict keys as ``nn.Conv2d``. On a [B, C, 1, 1] input without gradients (CPU, CUDA) it
+    runs in at least fp32, outside autocast, as products and a row sum on the calling thread (a matrix product
+    when the batch makes that larger than PyTorch's grain size): under bf16 autocast each of these convolutions was a
+    oneDNN call with its own weight reorder and parallel region (11.5 ms per MIRNet-v2 forward at one thread, and
+    2.3 s of a 9.2 s forward at two threads on a core shared with another process, where every parallel region
+    waits for the descheduled thread), for a few hundred multiply-adds. The fp32 path's convolutions on vectors
+    also opened a parallel region each (0.4 s of 8.0 s at two shared threads).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (not VECTOR_MATMUL or use_reference() or torch.is_grad_enabled() or x.dim() != 4
+                or x.shape[-2:] != (1, 1) or self.groups != 1 or x.device.type not in ("cpu", "cuda")
+                or torch.jit.is_tracing()):
+            return super().forward(x)
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        weight = self.weight.reshape(self.out_channels, -1).to(dtype)
+        bias = None if self.bias is None else self.bias.to(dtype)
+        v = x.reshape(x.shape[0], 1, -1).to(dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            if v.shape[0] * weight.numel() <= _SERIAL_ELEMENTS:
+                # Products and a row sum: below PyTorch's grain size these run on the calling thread, whereas
+                # a BLAS call opens a parallel region even for 80x80 (0.1 s of a forward at 2 shared threads).
+                y = (v * weight).sum(-1)
+                if bias is not None:
+                    y = y + bias
+            else:
+                y = F.linear(v[:, 0], weight, bias)
+        return y.reshape(x.shape[0], self.out_channels, 1, 1)
+
+
 class SKFF(nn.Module):
     """Selective Kernel Feature Fusion (MIRNet §3.2).
 
@@ -71,8 +155,8 @@ class SKFF(nn.Module):
         self.height = height
         d = max(int(in_channels / reduction), 4)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.conv_du = nn.Sequential(nn.Conv2d(in_channels, d, 1, padding=0, bias=bias), act)
-        self.fcs = nn.ModuleList([nn.Conv2d(d, in_channels, 1, stride=1, bias=bias) for _ in range(height)])
+        self.conv_du = nn.Sequential(VectorConv(in_channels, d, 1, padding=0, bias=bias), act)
+        self.fcs = nn.ModuleList([VectorConv(d, in_channels, 1, stride=1, bias=bias) for _ in range(height)])
         self.softmax = nn.Softmax(dim=1)
 
     def forward(self, inp_feats: list[torch.Tensor]) -> torch.Tensor:
@@ -90,6 +174,15 @@ class SKFF(nn.Module):
             for i in range(1, self.height):
                 out = out + inp_feats[i] * attention[:, i]
             return out
+        attention = attention.to(u.dtype)  # under bf16 autocast the softmax is fp32: mixed types are slow
+        k = row_factor(c, u.shape[2] * u.shape[3])
+        rows = [pixel_rows(t, k) for t in (u, *inp_feats)]
+        if all(r is not None for r in rows):
+            out_rows, feats = rows[0], rows[1:]
+            torch.mul(feats[0], vector_rows(attention[:, 0], k), out=out_rows)  # U is no longer needed
+            for i in range(1, self.height):
+                out_rows.addcmul_(feats[i], vector_rows(attention[:, i], k))
+            return u
         out = torch.mul(inp_feats[0], attention[:, 0], out=u)  # U is no longer needed: reuse its memory
         for i in range(1, self.height):
             out.addcmul_(inp_feats[i], attention[:, i])

@@ -138,3 +138,45 @@ def test_reference_is_timed_alternately_with_ours(monkeypatch):
     # The pair phase alternates (1 warm-up + 3 timed rounds), rather than timing one model after the other.
     assert "ours, ref, ours, ref, ours, ref, ours, ref" in ", ".join(calls)
     assert "vs ours" in format_speed_table(res)
+
+
+def test_speedup_at_one_thread_and_the_default(monkeypatch):
+    """The first size is timed again at 1 thread and at PyTorch's default; the report names both and the reason."""
+    import torch
+
+    from mirnet_cli import build_model
+
+    model = build_model("mirnet_v2", n_feat=16, n_MRB=1)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # "PyTorch's default" for this test, whatever the machine has
+        res = run_speed(model, sizes=[16], repeats=1, warmup=0, device="cpu", precision="auto", large_mp=0,
+                        progress=False, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    rows = res["speedup_by_threads"]
+    assert [r["threads"] for r in rows] == [1, 2]
+    assert rows[0]["used"] and not rows[0]["default"] and rows[1]["default"] and not rows[1]["used"]
+    assert all(r["speedup"] > 0 and r["plain_median_s"] > 0 for r in rows)
+    assert rows[0]["speedup"] == res["sizes"][0]["speedup"]  # the run's own thread count: the table's figure
+    assert res["precision_asked"] == "auto" and res["precision_reason"].startswith(("fp32 (", "bf16 ("))
+    text = format_speed_table(res)
+    assert "precision auto: " + res["precision_reason"] in text
+    assert "16x16, 1 thread (this run's): " in text and "16x16, 2 threads (PyTorch's default): " in text
+
+
+def test_benchmark_speed_cli_prints_thread_speedups_and_precision_reason():
+    import typer
+    from typer.testing import CliRunner
+
+    from mirnet_cli.cli.commands import benchmark as benchmark_cmd
+
+    app = typer.Typer()
+    app.command("benchmark")(benchmark_cmd.benchmark)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["benchmark", "--speed", "--model", "mirnet_v2", "--sizes", "16", "--repeats",
+                                      "1", "--warmup", "0", "--large-mp", "0", "--device", "cpu", "--threads", "1",
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "precision auto: " in result.stdout
+    assert "speed-up over the authors' code at 16x16, 1 thread (" in result.stdout
