@@ -49,7 +49,7 @@ def columns(args: argparse.Namespace) -> list[tuple[str, object]]:
         from mirnet_cli.teachers import load_teacher
 
         teacher = load_teacher(args.teacher, sigma=args.teacher_sigma)
-        label = f"teacher {teacher.architecture}" + (f" σ{args.teacher_sigma:g}" if args.teacher_sigma else "")
+        label = f"teacher {teacher.architecture}" + (f" sigma {args.teacher_sigma:g}" if args.teacher_sigma else "")
         cols.append((label, torch_fn(teacher)))
     return cols
 

@@ -25,19 +25,19 @@ if want denoise; then
   done
 fi
 if want lowlight; then
-  for who in "--model mirnet_v2-nf16-lowlight" "--baseline clahe-gamma"; do
+  for who in "--model mirnet_v2-nf16-lowlight" "--baseline clahe"; do
     bench "lowlight-lol-$(who_tag "$who")" --dataset lol --data-dir "$D/lol" --names "$LOL_HELD_BACK" $who
   done
 fi
 if want contrast; then
-  for who in "--model mirnet_v2-nf16-contrast" "--baseline clahe-gamma"; do
+  for who in "--model mirnet_v2-nf16-contrast" "--baseline autolevels"; do
     bench "contrast-fivek-$(who_tag "$who")" --dataset fivek --data-dir "$D/fivek" $who
   done
 fi
 if want sr; then
   python weights/bundled/sr_testset.py "$OUT/sr-testset" --data "$D"
   for s in 2 3 4; do
-    for who in "--model mirnet_v2-nf16-sr" "--baseline identity"; do
+    for who in "--model mirnet_v2-nf16-sr" "--baseline bicubic"; do
       bench "sr-x$s-$(who_tag "$who")" --dataset realsr --data-dir "$OUT/sr-testset" --scale "$s" $who
     done
   done
@@ -49,5 +49,7 @@ if want oldphoto; then
 fi
 if want night; then
   N=${MIRNET_TRAIN_DATA:-../train-data}/lowlight_eval
-  python weights/bundled/night_check.py "$N/DICM" "$N/LIME" --json "$OUT/night.json" --sheet "$OUT/night_sheet.jpg"
+  T=${MIRNET_TRAIN_DATA:-../train-data}/teachers/iat_lol_v1.pth
+  python weights/bundled/night_check.py "$N/DICM" "$N/LIME" --json "$OUT/night.json" --sheet "$OUT/night_sheet.jpg" \
+    $( [[ -f "$T" ]] && echo --teacher "$T" )
 fi

@@ -5,6 +5,7 @@ Usage (from the repository root):
         [--earlier RUN_DIR RECIPE ...] [--wall-time SECONDS] [--device TEXT] [--eval BENCHMARK_JSON ...] \
         [--night NIGHT_JSON] [--checkpoint best.pt] [--description TEXT]
     python weights/bundled/make_bundle.py --update-eval NAME BENCHMARK_JSON ...   # new scores, same weights
+    python weights/bundled/make_bundle.py --swap-eval NAME BENCHMARK_JSON ...     # only those rows' records
 
 The training data of the provenance comes from the run's resolved settings (``train_config.json``: ``train_dir``
 and every ``data.sources`` entry, each with what it was used for, where it came from and on what terms). The
@@ -124,9 +125,37 @@ def update_evaluation(name: str, evals: list[Path]) -> None:
     print(f"{name}: {len(evals)} evaluation record(s) replaced")
 
 
+def swap_evaluation(name: str, evals: list[Path]) -> None:
+    """Replace only the records that ``evals`` score anew: same held-back set (TASK-SET of the tag) and same kind
+    (model or baseline), e.g. a new classical baseline for one table row; every other record stays."""
+    reg_path = ROOT / "weights" / "registry.json"
+    reg = json.loads(reg_path.read_text())
+    entry = next((e for e in reg["entries"] if e["name"] == name and e.get("bundled")), None)
+    if entry is None:
+        raise SystemExit(f"{name}: no bundled model of that name in {reg_path}")
+
+    def key(record: dict) -> tuple[str, bool]:
+        return "-".join(record["tag"].split("-")[:2]), record["model"].startswith("baseline:")
+
+    new = [evaluation_record(p) for p in evals]
+    replaced = {key(r) for r in new}
+    kept = [r for r in entry["provenance"]["evaluation"] if key(r) not in replaced]
+    entry["provenance"]["evaluation"] = kept + new
+    reg_path.write_text(json.dumps(reg, indent=1, ensure_ascii=False) + "\n")
+    card_path = ROOT / "weights" / entry["bundled"] / "config.json"
+    card = json.loads(card_path.read_text())
+    card["provenance"] = entry["provenance"]
+    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    print(f"{name}: {len(new)} evaluation record(s) swapped, {len(kept)} kept")
+
+
 def main() -> None:
     import sys
 
+    if sys.argv[1:2] == ["--swap-eval"]:
+        # make_bundle.py --swap-eval NAME BENCHMARK_JSON ...
+        swap_evaluation(sys.argv[2], [Path(p) for p in sys.argv[3:]])
+        return
     if sys.argv[1:2] == ["--update-eval"]:
         # make_bundle.py --update-eval NAME BENCHMARK_JSON ...
         update_evaluation(sys.argv[2], [Path(p) for p in sys.argv[3:]])

@@ -32,7 +32,9 @@ SETS = {
     "sr-x4": "Set14 + McMaster, bicubic ×4 (Y, border 4)",
     "oldphoto-kodak": "Kodak kodim19–24, simulated old-print damage (`--degrade oldphoto --seed 0`)",
 }
-BASELINE_NAMES = {"nlmeans": "OpenCV non-local means", "clahe-gamma": "CLAHE + gamma", "identity": "bicubic"}
+BASELINE_NAMES = {"nlmeans": "OpenCV non-local means", "clahe-gamma": "CLAHE + gamma", "clahe": "CLAHE + gamma",
+                  "identity": "bicubic", "bicubic": "bicubic",
+                  "autolevels": "auto-levels (per channel, 0.5 / 99.5 %)"}
 
 
 def _cell(mean: dict, prefix: str = "") -> str:
