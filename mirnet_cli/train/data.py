@@ -95,9 +95,9 @@ def paired_samples(folder: str | Path, exclude: list[str] | tuple[str, ...] = ()
 
     Tried in order: LoL (``low/ + high/`` or ``input/ + target/``), FiveK (``input/ + expertC/``), SIDD
     (``noisy/ + gt/``, …), DPDD (``inputL/ + inputR/ + target/``, 6-channel input) and RealSR (``data.scale``).
-    Returns :class:`mirnet_cli.benchmark.datasets.Sample` objects with a ``target``.
+    Returns :class:`mirnet_cli.datasets.Sample` objects with a ``target``.
     """
-    from ..benchmark.datasets import load_dataset
+    from ..datasets import load_dataset
 
     root = data_path(folder)
     if not root.is_dir():

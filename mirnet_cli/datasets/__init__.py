@@ -16,7 +16,7 @@ Names are loaded lazily, so that ``mirnet benchmark --help`` can read the regist
 
 from __future__ import annotations
 
-from ..._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "DATASETS": "_registry",
