@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets import Dataset, Protocol, Sample
 from ..errors import MirnetError
 from ..metrics import crop_border, mae, psnr, quantize, rgb_to_y, ssim
-from ..datasets import Dataset, Protocol, Sample
 
 __all__ = ["input_preview", "make_engine", "run_quality", "score", "write_png"]
 

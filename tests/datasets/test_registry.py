@@ -93,9 +93,9 @@ def test_cli_accepts_every_registered_name_and_alias(tmp_path):
 def test_benchmark_help_lists_every_test_set_from_the_table():
     from typer.testing import CliRunner
 
+    from mirnet_cli.cli.app import app
     from mirnet_cli.datasets import DATASET_SPECS
     from mirnet_cli.datasets._registry import dataset_choices
-    from mirnet_cli.cli.app import app
 
     result = CliRunner().invoke(app, ["benchmark", "--help"], env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
     assert result.exit_code == 0

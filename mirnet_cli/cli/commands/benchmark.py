@@ -206,8 +206,8 @@ def benchmark(
         raise _fail(str(exc)) from None
 
     try:
-        from ...datasets import dataset_task, load_dataset
         from ...benchmark.report import format_quality_table, format_speed_table, write_csv, write_json
+        from ...datasets import dataset_task, load_dataset
 
         tile_value: Any = tile
 
