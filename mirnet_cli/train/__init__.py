@@ -4,6 +4,7 @@
 * :mod:`.degradations` — synthetic degradations of clean photos (sensor noise, low light, SR, old photo);
 * :mod:`.data` — paired / synthetic patch datasets and the resumable, rank-aware batch sampler;
 * :mod:`.state` — checkpoint files (atomic, ``weights_only``-loadable) and RNG states;
+* :mod:`.runtime` — ranks (single process or DDP), the log files and the stop signals around the loop;
 * :mod:`.loop` — :func:`train`, single process or DDP under ``torchrun``.
 
 ``from mirnet_cli.train import train, load_config`` does not import torch until ``train`` is used.
