@@ -55,8 +55,9 @@ def test_benchmark_does_not_import_train() -> None:
     assert offenders("benchmark", "train") == []
 
 
-def test_datasets_do_not_import_benchmark() -> None:
+def test_datasets_import_neither_benchmark_nor_train() -> None:
     assert offenders("datasets", "benchmark") == []
+    assert offenders("datasets", "train") == []
 
 
 def test_both_read_the_shared_datasets() -> None:

@@ -13,12 +13,12 @@ from ._registry import SYNTHETIC_TASKS
 
 
 def synthetic_dataset(clean_dir: str | Path | None, degrade_mode: str | None, seed: int = 0) -> Dataset:
-    """Clean photos degraded with a fixed seed (``mirnet_cli.train.degradations``): a reproducible test set.
+    """Clean photos degraded with a fixed seed (``mirnet_cli.datasets.degradations``): a reproducible test set.
 
     Sample *i* (in sorted file order) is ``degrade(clean_i, mode, Generator([seed, i]))``, quantised to 8 bits as
     if it had been saved, against the clean photo as target.
     """
-    from ..train.degradations import MODES, degrade
+    from .degradations import MODES, degrade
 
     root = _require_dir(clean_dir, "synthetic", "a folder of clean images")
     if degrade_mode not in MODES:

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..datasets.degradations import MODES, degrade
 from ..errors import MirnetError
-from .degradations import MODES, degrade
 
 __all__ = [
     "PAIRED_ADAPTERS",
