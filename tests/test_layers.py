@@ -10,11 +10,10 @@ import mirnet_cli
 PACKAGE_DIR = Path(mirnet_cli.__file__).parent
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Absolute names of the ``mirnet_cli`` modules that ``path`` imports anywhere (module level or in functions)."""
-    package = ".".join(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
-    if path.name != "__init__.py":
-        package = package.rpartition(".")[0]
+def imported_modules(path: Path, root: Path = PACKAGE_DIR.parent) -> set[str]:
+    """Absolute names of the ``mirnet_cli`` modules that ``path`` (a file below ``root``) imports anywhere (module
+    level or in functions)."""
+    package = ".".join(path.relative_to(root).parent.parts)  # a module's package; an __init__.py's own package
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -67,18 +66,14 @@ def test_both_read_the_shared_datasets() -> None:
     )
 
 
-def test_imported_modules_sees_nested_and_relative_imports(tmp_path: Path, monkeypatch) -> None:
+def test_imported_modules_sees_nested_and_relative_imports(tmp_path: Path) -> None:
     folder = tmp_path / "mirnet_cli" / "train"
     folder.mkdir(parents=True)
-    source = folder / "mod.py"
-    source.write_text(
-        "from ..benchmark.datasets import load_dataset\n"
-        "from . import state\n"
-        "def f():\n    from ...x import y\n    import mirnet_cli.benchmark.speed\n",
-        encoding="utf-8",
-    )
-    monkeypatch.setattr(f"{__name__}.PACKAGE_DIR", tmp_path / "mirnet_cli")
-    found = imported_modules(source)
-    assert "mirnet_cli.benchmark.datasets" in found
-    assert "mirnet_cli.train.state" in found
-    assert "mirnet_cli.benchmark.speed" in found
+    text = ("from ..benchmark.datasets import load_dataset\n"
+            "from . import state\n"
+            "def f():\n    from ...x import y\n    import mirnet_cli.benchmark.speed\n")
+    for name in ("mod.py", "__init__.py"):  # the same package either way
+        (folder / name).write_text(text, encoding="utf-8")
+        found = imported_modules(folder / name, root=tmp_path)
+        assert {"mirnet_cli.benchmark.datasets", "mirnet_cli.train.state", "mirnet_cli.benchmark.speed"} <= found
+        assert not any(n.endswith(".x") for n in found)  # beyond the top package: not ours
