@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets import Dataset, Protocol, Sample
 from ..errors import MirnetError
 from ..metrics import crop_border, mae, psnr, quantize, rgb_to_y, ssim
-from .datasets import Dataset, Protocol, Sample
 
 __all__ = ["input_preview", "make_engine", "run_quality", "score", "write_png"]
 
@@ -262,7 +262,7 @@ def run_quality(
 
     Args:
         model: an ``nn.Module`` (``mirnet_cli.load_model``/``build_model``), or anything the engine accepts.
-        dataset: from :func:`mirnet_cli.benchmark.datasets.load_dataset`.
+        dataset: from :func:`mirnet_cli.datasets.load_dataset`.
         engine: a ready engine with ``.run``; default: :func:`make_engine` with ``device``/``precision``/``tile``.
         limit: score only the first N samples.
         save_images: folder for the outputs, lossless PNG named by input stem (16-bit for DPDD). For DND this

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 _EXPORTS = {
     "InferenceEngine": "inference",
-    "Plan": "inference",
+    "Plan": "plan",
     "is_oom_error": "inference",
     "GlobalContext": "global_context",
     "CONTEXT_MODES": "global_context",

@@ -1,7 +1,9 @@
-"""What both decoders share: the :class:`Image` they return, the pixel limit, file reading, TIFF-tag EXIF.
+"""What both decoders share: the :class:`Image` they return, the pixel limit, file reading, TIFF-tag EXIF (and
+:class:`ImageIOWarning`, which the writer's warnings extend).
 
-One layer below :mod:`mirnet_cli.io.raw` and :mod:`mirnet_cli.io.images`, so that imports inside
-``mirnet_cli.io`` only go down: formats, _exif -> _decode -> raw -> images (``tests/io/test_io_layers.py``).
+One layer below :mod:`mirnet_cli.io.raw`, :mod:`mirnet_cli.io._write` and :mod:`mirnet_cli.io.images`, so that
+imports inside ``mirnet_cli.io`` only go down: formats, _exif -> _decode -> raw, _write -> images
+(``tests/io/test_io_layers.py``).
 Public names are re-exported by :mod:`mirnet_cli.io.images`; import them from there.
 """
 
@@ -25,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MAX_PIXELS_ENV",
     "Image",
+    "ImageIOWarning",
     "exif_from_tiff_tags",
     "max_pixels_limit",
     "open_regular",
@@ -36,6 +39,10 @@ __all__ = [
 DEFAULT_MAX_PIXELS = 40_000 * 40_000
 #: Environment variable overriding :data:`DEFAULT_MAX_PIXELS`.
 MAX_PIXELS_ENV = "MIRNET_MAX_PIXELS"
+
+
+class ImageIOWarning(UserWarning):
+    """Something in an image file is not carried through (extra pages, a damaged EXIF block, ...)."""
 
 
 @dataclass

@@ -21,20 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SourceError
+from ._digests import _CHUNK, _record_digest, _sidecar, digest_record
+from ._hub import _delete_hf_file, _hf_cached, _hf_files
+from ._locations import cache_root, imported_dir, imported_file, url_cache_path
 from .registry import CheckpointEntry
-from .sources import (
-    _CHUNK,
-    _delete_hf_file,
-    _hf_cached,
-    _hf_files,
-    _record_digest,
-    _sidecar,
-    cache_root,
-    digest_record,
-    imported_dir,
-    imported_file,
-    url_cache_path,
-)
 
 KINDS = ("download", "imported", "hub", "partial")
 

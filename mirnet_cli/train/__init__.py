@@ -1,9 +1,10 @@
 """Training and fine-tuning MIRNet / MIRNet-v2 (``mirnet train``).
 
 * :mod:`.config` — the :class:`TrainConfig` dataclass tree, YAML/TOML files and ``--set key=value`` overrides;
-* :mod:`.degradations` — synthetic degradations of clean photos (sensor noise, low light, SR, old photo);
-* :mod:`.data` — paired / synthetic patch datasets and the resumable, rank-aware batch sampler;
+* :mod:`.data` — paired / synthetic patch datasets and the resumable, rank-aware batch sampler (the synthetic
+  degradations of clean photos are :mod:`mirnet_cli.datasets.degradations`, shared with the benchmark);
 * :mod:`.state` — checkpoint files (atomic, ``weights_only``-loadable) and RNG states;
+* :mod:`.runtime` — ranks (single process or DDP), the log files and the stop signals around the loop;
 * :mod:`.loop` — :func:`train`, single process or DDP under ``torchrun``.
 
 ``from mirnet_cli.train import train, load_config`` does not import torch until ``train`` is used.

@@ -174,8 +174,8 @@ class TrainConfig:
 
     def check(self) -> TrainConfig:
         """Reject values that cannot work, with a one-line :class:`TrainConfigError` naming the setting."""
+        from ..datasets.degradations import MODES
         from ..models import canonical_architecture
-        from .degradations import MODES
 
         try:
             self.arch = canonical_architecture(self.arch)

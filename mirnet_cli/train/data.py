@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..datasets.degradations import MODES, degrade
 from ..errors import MirnetError
-from .degradations import MODES, degrade
 
 __all__ = [
     "PAIRED_ADAPTERS",
@@ -95,9 +95,9 @@ def paired_samples(folder: str | Path, exclude: list[str] | tuple[str, ...] = ()
 
     Tried in order: LoL (``low/ + high/`` or ``input/ + target/``), FiveK (``input/ + expertC/``), SIDD
     (``noisy/ + gt/``, …), DPDD (``inputL/ + inputR/ + target/``, 6-channel input) and RealSR (``data.scale``).
-    Returns :class:`mirnet_cli.benchmark.datasets.Sample` objects with a ``target``.
+    Returns :class:`mirnet_cli.datasets.Sample` objects with a ``target``.
     """
-    from ..benchmark.datasets import load_dataset
+    from ..datasets import load_dataset
 
     root = data_path(folder)
     if not root.is_dir():

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from mirnet_cli.benchmark.datasets import _sr_protocol, load_dataset
 from mirnet_cli.benchmark.quality import run_quality, score
 from mirnet_cli.benchmark.report import format_quality_table, write_csv, write_json
+from mirnet_cli.datasets import _sr_protocol, load_dataset
 from mirnet_cli.errors import MirnetError
 from tests.benchmark.conftest import IdentityNet, TinyConv, make_pairs, noisy_of, rand_u8, write_rgb
 from tests.conftest import shared_path

@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"formats", "_exif"},
     {"atomic", "_encoders", "discovery"},
     {"_decode"},
-    {"raw"},
+    {"raw", "_write"},
     {"images"},
     {"__init__"},
 ]

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from ...architectures import ARCHITECTURES
-from ...benchmark.datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
+from ...datasets._registry import DATASETS, dataset_choices, dataset_help, find_spec
 from ._options import Backend, Context, Device, MaxMemory, Precision, Quiet, Threads, Tile, TileOverlap
 from ._run import fail as _fail
 
@@ -206,8 +206,8 @@ def benchmark(
         raise _fail(str(exc)) from None
 
     try:
-        from ...benchmark.datasets import dataset_task, load_dataset
         from ...benchmark.report import format_quality_table, format_speed_table, write_csv, write_json
+        from ...datasets import dataset_task, load_dataset
 
         tile_value: Any = tile
 
@@ -219,7 +219,7 @@ def benchmark(
                 degrade=degrade, seed=seed,
             )
             if names:
-                from ...benchmark.datasets import select_names
+                from ...datasets import select_names
 
                 ds = select_names(ds, names.split(","))
             info(f"{ds.name}: {len(ds)} image(s), layout {ds.layout}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 
 if TYPE_CHECKING:
     from ._base import Dataset
@@ -56,7 +56,7 @@ class DatasetSpec:
     Attributes:
         name: the ``--dataset`` value, also :attr:`Dataset.name` of what it opens.
         help: one line for ``mirnet benchmark --help``: what the set is and the layout expected.
-        open: builds the :class:`~mirnet_cli.benchmark.datasets.Dataset` from a :class:`DatasetRequest`,
+        open: builds the :class:`~mirnet_cli.datasets.Dataset` from a :class:`DatasetRequest`,
             importing the adapter module on first use.
         aliases: other accepted ``--dataset`` values (names and aliases are matched case-insensitively).
         task: registry task key of the default model (``super-resolve`` gets ``:x{scale}``); ``None`` when

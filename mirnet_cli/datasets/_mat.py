@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 from ._base import _rgb3, _to_float
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mirnet_cli.benchmark.datasets import dataset_task, load_dataset
+from mirnet_cli.datasets import dataset_task, load_dataset
 from mirnet_cli.errors import MirnetError
-from tests.benchmark.conftest import rand_u8, write_rgb
+from tests.datasets.conftest import rand_u8, write_rgb
 
 
 def test_realsr_swinir_layout_upsamples_and_crops_hr(tmp_path):

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ImageReadError, MirnetError
-from ...io.formats import RASTER_EXTENSIONS
+from ..errors import ImageReadError, MirnetError
+from ..io.formats import RASTER_EXTENSIONS
 from ._protocols import Protocol
 
 # Benchmark pairs are raster files only (a RAW file has no paired target); the same set the restore commands read.
@@ -105,7 +105,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
     Raises:
         ImageReadError: missing, unreadable or unsupported file.
     """
-    from ...io.images import read_image
+    from ..io.images import read_image
 
     return read_image(Path(path)).pixels  # always H×W×3 float32 (grey replicated, alpha kept apart)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mirnet_cli.benchmark.datasets import load_dataset
+from mirnet_cli.datasets import load_dataset
 from mirnet_cli.errors import MirnetError
-from tests.benchmark.conftest import make_pairs
+from tests.datasets.conftest import make_pairs
 
 
 def test_folder_adapter(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 from ._base import Dataset, Sample, _pair_by_stem, _require_dir, _wrong_layout, load_rgb, upsample_bicubic
 from ._protocols import _sr_protocol
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mirnet_cli.benchmark.datasets import load_dataset
+from mirnet_cli.datasets import load_dataset
 from mirnet_cli.errors import MirnetError
 from tests.conftest import shared_path
 
@@ -41,13 +41,13 @@ def test_real_shared_layouts():
 
 def _all_names() -> list[tuple[str, str]]:
     """Every accepted ``--dataset`` value with the name it stands for."""
-    from mirnet_cli.benchmark.datasets import DATASET_SPECS
+    from mirnet_cli.datasets import DATASET_SPECS
 
     return [(key, spec.name) for spec in DATASET_SPECS for key in (spec.name, *spec.aliases)]
 
 
 def test_registry_table_is_consistent():
-    from mirnet_cli.benchmark.datasets import DATASET_SPECS, DATASET_TASKS, DATASETS, dataset_task
+    from mirnet_cli.datasets import DATASET_SPECS, DATASET_TASKS, DATASETS, dataset_task
 
     keys = [key for key, _ in _all_names()]
     assert len(keys) == len(set(keys)), "a name or alias is registered twice"
@@ -69,7 +69,7 @@ def test_every_name_and_alias_reaches_its_adapter(tmp_path, key, name):
 
 
 def test_unknown_dataset_lists_every_name(tmp_path):
-    from mirnet_cli.benchmark.datasets import DATASETS
+    from mirnet_cli.datasets import DATASETS
 
     with pytest.raises(MirnetError) as info:
         load_dataset("imagenet", tmp_path)
@@ -93,9 +93,9 @@ def test_cli_accepts_every_registered_name_and_alias(tmp_path):
 def test_benchmark_help_lists_every_test_set_from_the_table():
     from typer.testing import CliRunner
 
-    from mirnet_cli.benchmark.datasets import DATASET_SPECS
-    from mirnet_cli.benchmark.datasets._registry import dataset_choices
     from mirnet_cli.cli.app import app
+    from mirnet_cli.datasets import DATASET_SPECS
+    from mirnet_cli.datasets._registry import dataset_choices
 
     result = CliRunner().invoke(app, ["benchmark", "--help"], env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
     assert result.exit_code == 0

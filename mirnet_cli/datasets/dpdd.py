@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 from ._base import Dataset, Sample, _check_same_size, _pair_by_stem, _require_dir, _wrong_layout, load_rgb
 from ._protocols import _dpdd_protocol
 

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 from ._base import Dataset, Sample, _require_dir, _wrong_layout, list_images, load_rgb
 from ._protocols import _SSIM_WANG, Protocol
 from ._registry import SYNTHETIC_TASKS
 
 
 def synthetic_dataset(clean_dir: str | Path | None, degrade_mode: str | None, seed: int = 0) -> Dataset:
-    """Clean photos degraded with a fixed seed (``mirnet_cli.train.degradations``): a reproducible test set.
+    """Clean photos degraded with a fixed seed (``mirnet_cli.datasets.degradations``): a reproducible test set.
 
     Sample *i* (in sorted file order) is ``degrade(clean_i, mode, Generator([seed, i]))``, quantised to 8 bits as
     if it had been saved, against the clean photo as target.
     """
-    from ...train.degradations import MODES, degrade
+    from .degradations import MODES, degrade
 
     root = _require_dir(clean_dir, "synthetic", "a folder of clean images")
     if degrade_mode not in MODES:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mirnet_cli.benchmark.datasets import load_dataset
+from mirnet_cli.datasets import load_dataset
 from mirnet_cli.errors import MirnetError
-from tests.benchmark.conftest import noisy_of, write_rgb
+from tests.datasets.conftest import noisy_of, write_rgb
 
 
 def _dpdd(root: Path, names: list[str]) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 from ._base import Dataset, Sample, _pair_samples, _require_dir, _wrong_layout, list_images, natural_key
 from ._mat import _mat_image
 from ._protocols import Protocol

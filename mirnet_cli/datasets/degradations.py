@@ -6,7 +6,7 @@ function of its seed (that is what makes training resumable to the exact same da
 Modes (``--synthetic MODE``):
 
 * ``denoise``: real camera noise through the camera pipeline run backwards and forwards
-  (:mod:`mirnet_cli.train.camera`; Brooks et al. CVPR 2019, CBDNet CVPR 2019), from light DSLR noise to heavy
+  (:mod:`mirnet_cli.datasets.camera`; Brooks et al. CVPR 2019, CBDNet CVPR 2019), from light DSLR noise to heavy
   phone noise, sometimes JPEG-compressed;
 * ``lowlight``: an under-exposed capture of the same scene: exposure, a small white-balance error and the sensor
   noise of a dark raw (shot + read, amplified by the development), developed and saved in 8 bits;

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import scipy.io
 
-from mirnet_cli.benchmark.datasets import load_dataset
+from mirnet_cli.datasets import load_dataset
 from mirnet_cli.errors import MirnetError
-from tests.benchmark.conftest import rand_u8, write_rgb
+from tests.datasets.conftest import rand_u8, write_rgb
 
 
 def test_dnd_mats_and_pngs(tmp_path):

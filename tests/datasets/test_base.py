@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mirnet_cli.benchmark.datasets import list_images, load_dataset, natural_key, upsample_bicubic
+from mirnet_cli.datasets import list_images, load_dataset, natural_key, upsample_bicubic
 from mirnet_cli.errors import MirnetError
-from tests.benchmark.conftest import make_pairs, rand_u8, write_rgb
+from tests.datasets.conftest import make_pairs, rand_u8, write_rgb
 
 
 def test_natural_order_and_listing(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 from ._base import (
     Dataset,
     Sample,

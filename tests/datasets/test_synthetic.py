@@ -9,7 +9,7 @@ def test_synthetic_dataset_is_reproducible_and_names_filter(tmp_path):
     import numpy as np
     from PIL import Image as PILImage
 
-    from mirnet_cli.benchmark.datasets import load_dataset, select_names
+    from mirnet_cli.datasets import load_dataset, select_names
     from mirnet_cli.errors import MirnetError
 
     rng = np.random.default_rng(0)

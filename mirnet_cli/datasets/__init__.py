@@ -9,14 +9,18 @@ One module per adapter, each documenting the layouts it accepts (``data_dir`` is
 :mod:`.folder`, :mod:`.synthetic`. Below them :mod:`._protocols` (scoring conventions), :mod:`._base` (samples,
 listing, loading, pairing by stem) and :mod:`._mat` (``.mat`` files). :mod:`._registry` is the table of names,
 aliases, tasks and help text that ``mirnet benchmark`` and :func:`load_dataset` read; it imports an adapter
-module by name only when its test set is opened.
+module by name only when its test set is opened. :mod:`.degradations` (over :mod:`.camera`, a camera pipeline run
+backwards and forwards) makes degraded inputs from clean photos, for the ``synthetic`` test set and for training.
+
+The package sits below :mod:`mirnet_cli.benchmark` and :mod:`mirnet_cli.train`, which both import it and neither
+of which it imports (``tests/test_layers.py``).
 
 Names are loaded lazily, so that ``mirnet benchmark --help`` can read the registry without importing numpy.
 """
 
 from __future__ import annotations
 
-from ..._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "DATASETS": "_registry",

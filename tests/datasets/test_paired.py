@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mirnet_cli.benchmark.datasets import load_dataset
-from tests.benchmark.conftest import make_pairs
+from mirnet_cli.datasets import load_dataset
+from tests.datasets.conftest import make_pairs
 
 
 def test_lol_pairs_and_loader(lol_dir):

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from ...errors import MirnetError
+from ..errors import MirnetError
 from ._base import Dataset, _pair_by_stem, _pair_samples
 from ._protocols import Protocol, _plain_protocol, _sr_protocol
 from .realsr import _sr_key, _sr_sample

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mirnet_cli.datasets.degradations import MODES, degrade
 from mirnet_cli.metrics import psnr
-from mirnet_cli.train.degradations import MODES, degrade
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_unknown_mode(clean):
 
 # ------------------------------------------------------------------------------------------------ camera pipeline
 def test_unprocess_then_process_gives_the_photo_back():
-    from mirnet_cli.train import camera
+    from mirnet_cli.datasets import camera
 
     yy, xx = np.mgrid[0:64, 0:96] / 96.0
     smooth = np.stack([0.1 + 0.8 * xx, 0.2 + 0.6 * yy, 0.5 + 0.3 * np.sin(4 * xx)], axis=2).astype(np.float32)
@@ -67,7 +67,7 @@ def test_unprocess_then_process_gives_the_photo_back():
 
 
 def test_malvar_he_cutler_demosaicing_keeps_more_detail_than_bilinear(clean):
-    from mirnet_cli.train import camera
+    from mirnet_cli.datasets import camera
 
     yy, xx = np.mgrid[0:64, 0:64]
     detail = (0.5 + 0.4 * np.sin(xx / 1.7)[..., None] * np.array([1.0, 0.8, 0.6]) * np.cos(yy / 2.3)[..., None])
@@ -82,7 +82,7 @@ def test_malvar_he_cutler_demosaicing_keeps_more_detail_than_bilinear(clean):
 
 
 def test_camera_matrix_rows_sum_to_one_and_gains_are_in_range():
-    from mirnet_cli.train import camera
+    from mirnet_cli.datasets import camera
 
     cam = camera.random_camera(np.random.default_rng(3))
     np.testing.assert_allclose(cam.rgb2cam.sum(axis=1), 1.0, atol=1e-5)
@@ -90,7 +90,7 @@ def test_camera_matrix_rows_sum_to_one_and_gains_are_in_range():
 
 
 def test_read_noise_follows_the_shot_noise():
-    from mirnet_cli.train import camera
+    from mirnet_cli.datasets import camera
 
     levels = [camera.noise_levels(np.random.default_rng(s)) for s in range(200)]
     shot, read = np.log(np.array(levels)).T
@@ -100,7 +100,7 @@ def test_read_noise_follows_the_shot_noise():
 
 
 def test_camera_noise_is_signal_dependent_spatially_and_chromatically_correlated():
-    from mirnet_cli.train import camera
+    from mirnet_cli.datasets import camera
 
     # On the sensor the variance is shot·x + read: brighter raw values are noisier.
     raw = np.concatenate([np.full((64, 64), 0.05, np.float32), np.full((64, 64), 0.6, np.float32)], axis=1)

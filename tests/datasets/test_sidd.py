@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from mirnet_cli.benchmark.datasets import load_dataset
+from mirnet_cli.datasets import load_dataset
 from mirnet_cli.errors import MirnetError
-from tests.benchmark.conftest import make_pairs, noisy_of, rand_u8
+from tests.datasets.conftest import make_pairs, noisy_of, rand_u8
 
 
 def test_sidd_official_block_mats(tmp_path):
