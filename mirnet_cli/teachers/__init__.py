@@ -134,13 +134,12 @@ def load_teacher(source: str | Path, *, sigma: float | None = None) -> Teacher:
         return Teacher(model, model.architecture, provenance, size_multiple=model.facts.size_multiple)
     # BatchNorm's batch counters are integers by nature: the only non-float tensors a teacher may carry.
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    for name, (matches, build, _) in FOREIGN.items():
-        if matches(state):
-            break
-    else:
+    name = next((n for n, (matches, _, _) in FOREIGN.items() if matches(state)), None)
+    if name is None:
         sample = ", ".join(list(state)[:3])
         known = ", ".join(["MIRNet", "MIRNet-v2", *(d for _, _, d in FOREIGN.values())])
         raise CheckpointError(f"{source}: not a teacher mirnet knows ({known}); first keys: {sample}")
+    build = FOREIGN[name][1]
     check_weights(state, source)
     if sigma is not None and name != "ffdnet":
         raise CheckpointError(f"{source}: teacher_sigma is for FFDNet teachers; this is {name}")

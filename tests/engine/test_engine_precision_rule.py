@@ -10,7 +10,12 @@ from torch import nn
 
 from mirnet_cli import build_model
 from mirnet_cli.engine import device as dev
-from mirnet_cli.engine.device import BF16_MIN_PARAMETERS, PrecisionFallbackWarning, auto_precision, cpu_bf16_choice
+from mirnet_cli.engine.device import (
+    BF16_MIN_PARAMETERS,
+    PrecisionFallbackWarning,
+    auto_precision,
+    cpu_bf16_choice,
+)
 from mirnet_cli.engine.inference import InferenceEngine
 from mirnet_cli.models import common
 from mirnet_cli.models.common import pixel_rows, row_factor, rows_to_map, vector_rows

@@ -198,7 +198,7 @@ def resume(names: list[str], minutes: float, extend: int, device: str | None) ->
     deadline = time.monotonic() + minutes * 60
     while procs and any(p.poll() is None for _, p in procs) and time.monotonic() < deadline:
         time.sleep(5)
-    for task, p in procs:
+    for _task, p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)  # the loop checkpoints at the next safe point
     for task, p in procs:
