@@ -108,31 +108,38 @@ def evaluation_record(path: Path) -> dict:
     return record
 
 
-def update_evaluation(name: str, evals: list[Path]) -> None:
-    """Replace the evaluation records of an already bundled model (weights unchanged), e.g. after a baseline
-    changed; the registry entry and the bundled config.json card are both rewritten."""
+def _bundled_entry(name: str) -> tuple[Path, dict, dict]:
+    """``(registry path, registry, entry)`` of the bundled model ``name``."""
     reg_path = ROOT / "weights" / "registry.json"
     reg = json.loads(reg_path.read_text())
     entry = next((e for e in reg["entries"] if e["name"] == name and e.get("bundled")), None)
     if entry is None:
         raise SystemExit(f"{name}: no bundled model of that name in {reg_path}")
-    entry["provenance"]["evaluation"] = [evaluation_record(p) for p in evals]
+    return reg_path, reg, entry
+
+
+def _write_provenance(reg_path: Path, reg: dict, entry: dict) -> None:
+    """The registry and the bundled config.json card, both with the entry's provenance."""
     reg_path.write_text(json.dumps(reg, indent=1, ensure_ascii=False) + "\n")
     card_path = ROOT / "weights" / entry["bundled"] / "config.json"
     card = json.loads(card_path.read_text())
     card["provenance"] = entry["provenance"]
     card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+
+
+def update_evaluation(name: str, evals: list[Path]) -> None:
+    """Replace the evaluation records of an already bundled model (weights unchanged), e.g. after a baseline
+    changed; the registry entry and the bundled config.json card are both rewritten."""
+    reg_path, reg, entry = _bundled_entry(name)
+    entry["provenance"]["evaluation"] = [evaluation_record(p) for p in evals]
+    _write_provenance(reg_path, reg, entry)
     print(f"{name}: {len(evals)} evaluation record(s) replaced")
 
 
 def swap_evaluation(name: str, evals: list[Path]) -> None:
     """Replace only the records that ``evals`` score anew: same held-back set (TASK-SET of the tag) and same kind
     (model or baseline), e.g. a new classical baseline for one table row; every other record stays."""
-    reg_path = ROOT / "weights" / "registry.json"
-    reg = json.loads(reg_path.read_text())
-    entry = next((e for e in reg["entries"] if e["name"] == name and e.get("bundled")), None)
-    if entry is None:
-        raise SystemExit(f"{name}: no bundled model of that name in {reg_path}")
+    reg_path, reg, entry = _bundled_entry(name)
 
     def key(record: dict) -> tuple[str, bool]:
         return "-".join(record["tag"].split("-")[:2]), record["model"].startswith("baseline:")
@@ -141,11 +148,7 @@ def swap_evaluation(name: str, evals: list[Path]) -> None:
     replaced = {key(r) for r in new}
     kept = [r for r in entry["provenance"]["evaluation"] if key(r) not in replaced]
     entry["provenance"]["evaluation"] = kept + new
-    reg_path.write_text(json.dumps(reg, indent=1, ensure_ascii=False) + "\n")
-    card_path = ROOT / "weights" / entry["bundled"] / "config.json"
-    card = json.loads(card_path.read_text())
-    card["provenance"] = entry["provenance"]
-    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    _write_provenance(reg_path, reg, entry)
     print(f"{name}: {len(new)} evaluation record(s) swapped, {len(kept)} kept")
 
 
