@@ -397,6 +397,27 @@ def load_checkpoint_path(path: str | Path, config_hint: Mapping[str, Any] | None
     return model
 
 
+def resolve_source(source: str | Path) -> tuple[Path, dict[str, Any] | None]:
+    """Where the weights of ``source`` are on this machine, and the registry's ``{"architecture", "config"}`` hint.
+
+    A local path is used as it is; a registry name, ``hf://`` or URL goes through the verified download code
+    (cache, sha256, offline mode).
+    """
+    local = Path(str(source)).expanduser()
+    if local.exists():
+        return local, None
+    # registry / cache / network; imported here so the local-path path stays light
+    from .registry import RegistryError, load_registry
+    from .sources import fetch
+
+    try:
+        entry = load_registry().get(str(source))
+    except RegistryError:  # no registry (e.g. a bare wheel): hf:// and URLs still work
+        entry = None
+    hint = {"architecture": entry.architecture, "config": entry.config} if entry is not None else None
+    return Path(fetch(entry if entry is not None else str(source))), hint
+
+
 def load_model(source: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Load a MIRNet / MIRNet-v2 model from anything people point at.
 
@@ -412,20 +433,7 @@ def load_model(source: str | Path, device: str | torch.device = "cpu") -> nn.Mod
     Raises:
         CheckpointError / SourceError with a one-line message.
     """
-    hint = None
-    local = Path(str(source)).expanduser()
-    if not local.exists():
-        # registry / cache / network; imported here so the local-path path stays light
-        from .registry import RegistryError, load_registry
-        from .sources import fetch
-
-        try:
-            entry = load_registry().get(str(source))
-        except RegistryError:  # no registry (e.g. a bare wheel): hf:// and URLs still work
-            entry = None
-        if entry is not None:
-            hint = {"architecture": entry.architecture, "config": entry.config}
-        local = fetch(entry if entry is not None else str(source))
+    local, hint = resolve_source(source)
     model = load_checkpoint_path(local, config_hint=hint)
     if hint is not None:
         model.registry_name = str(source)

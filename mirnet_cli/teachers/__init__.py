@@ -86,21 +86,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _local_file(source: str) -> Path:
-    """A local path as it is; a registry name, ``hf://`` or URL through the verified download code."""
-    path = Path(os.path.expandvars(source)).expanduser()
-    if path.exists():
-        return path
-    from ..loading.registry import RegistryError, load_registry
-    from ..loading.sources import fetch
-
-    try:
-        entry = load_registry().get(source)
-    except RegistryError:
-        entry = None
-    return Path(fetch(entry if entry is not None else source))
-
-
 def load_teacher(source: str | Path, *, sigma: float | None = None) -> Teacher:
     """Load a distillation teacher from ``source`` (a file, an export folder, a registry name, ``hf://``, URL).
 
@@ -117,10 +102,12 @@ def load_teacher(source: str | Path, *, sigma: float | None = None) -> Teacher:
         load_checkpoint_path,
         load_state_dict_strict,
         read_checkpoint,
+        resolve_source,
     )
     from ..models import mirnet_v1, mirnet_v2
 
-    path = _local_file(str(source))
+    # Recipes name teachers as $MIRNET_TRAIN_DATA/teachers/…: expand variables like every training data path.
+    path, hint = resolve_source(os.path.expandvars(str(source)))
     file = path / "model.safetensors" if path.is_dir() else path
     provenance: dict[str, Any] = {"source": str(source), "sha256": _sha256(file) if file.is_file() else None}
     state: dict[str, torch.Tensor] = {}
@@ -129,7 +116,7 @@ def load_teacher(source: str | Path, *, sigma: float | None = None) -> Teacher:
     if path.is_dir() or mirnet_v2.matches_state_dict(state) or mirnet_v1.matches_state_dict(state):
         if sigma is not None:
             raise CheckpointError(f"{source}: teacher_sigma is for FFDNet teachers; this is a MIRNet checkpoint")
-        model = load_checkpoint_path(path)
+        model = load_checkpoint_path(path, config_hint=hint)
         provenance.update(architecture=model.architecture, parameters=sum(p.numel() for p in model.parameters()))
         return Teacher(model, model.architecture, provenance, size_multiple=model.facts.size_multiple)
     # BatchNorm's batch counters are integers by nature: the only non-float tensors a teacher may carry.
