@@ -255,7 +255,10 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     if cfg.teacher:  # before any folder is made: a teacher that cannot be loaded leaves nothing behind
         from ..teachers import load_teacher
 
-        teacher = load_teacher(cfg.teacher, sigma=cfg.teacher_sigma)
+        try:
+            teacher = load_teacher(cfg.teacher, sigma=cfg.teacher_sigma)
+        except MirnetError as exc:  # a teacher that cannot be had is a usage error (exit 2), like a bad --weights
+            raise TrainConfigError(f"--teacher: {exc}") from None
     if cfg.threads and d.device.type == "cpu":
         # On a small shared CPU, threads mostly wait for each other: one thread can train several times more
         # iterations per CPU-second than two.

@@ -113,3 +113,16 @@ def test_a_teacher_that_cannot_be_loaded_stops_before_any_folder_is_made(photos,
     with pytest.raises(MirnetError, match="not a teacher mirnet knows"):
         train(cfg, **QUIET)
     assert not Path(out).exists()
+
+
+def test_a_missing_teacher_is_a_usage_error_exit_2(photos, tmp_path):
+    from typer.testing import CliRunner
+
+    from mirnet_cli.cli.app import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--teacher", str(tmp_path / "none.pth"), "--train-dir", str(photos),
+                                      "--synthetic", "denoise", "--out", str(out), "--iters", "1"])
+    assert result.exit_code == 2, result.output
+    assert "--teacher" in result.output and "Traceback" not in result.output
+    assert not out.exists()

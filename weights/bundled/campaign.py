@@ -133,10 +133,12 @@ def save(task: str, where: str | None = None) -> None:
             "seconds": f"{r['seconds']:.0f}", "machine": here, "date": today}
            for r in _val_rows(run) if int(r["iteration"]) not in seen]
     rows = sorted(old + new, key=lambda r: int(r["iteration"]))
-    with curve.open("w", newline="") as f:
+    tmp = curve.with_suffix(".csv.tmp")  # the committed curve is never left half-written
+    with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, CURVE_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(tmp, curve)
     draw_curve(task, rows, dest / "curve.png")
     print(f"{task}: saved iteration {_iteration(dest / 'state.pt')} ({len(new)} new validation rows)")
 
