@@ -90,7 +90,8 @@ def _folder_scale(request: DatasetRequest) -> int | None:
 
 # Registry task key (see mirnet_cli.loading.registry) per --degrade mode of the synthetic set.
 SYNTHETIC_TASKS = {"denoise": "denoise", "poisson": "denoise", "lowlight": "enhance:lowlight",
-                   "contrast": "enhance:contrast", "oldphoto": "oldphoto"}
+                   "contrast": "enhance:contrast", "oldphoto": "oldphoto", "oldphoto-wide": "oldphoto",
+                   "oldphoto-unseen": "oldphoto"}
 
 DATASET_SPECS: tuple[DatasetSpec, ...] = (
     DatasetSpec(

@@ -13,6 +13,10 @@ Modes (``--synthetic MODE``):
 * ``sr``: bicubic ×1/s downscaling (antialiased, as MATLAB's ``imresize``) and bicubic ×s upsampling back, ``s``
   from the ``scale`` argument (one factor, or a list to draw from);
 * ``oldphoto``: fading, sepia, grain, scratches, dust and JPEG;
+* ``oldphoto-wide``: the same damages, each present or not and from faint to heavy, so that a model also learns
+  to leave a mildly damaged print's colours alone;
+* ``oldphoto-unseen``: an evaluation damage no training mode makes: 40 % duotone sepia toning, film grain σ 8/255
+  and thin white scratches (issue 19's held-out test);
 * ``contrast``: the flat, untouched rendering a retoucher starts from: exposure and contrast off, duller colours,
   a white-balance error (the target is the photo as given);
 * ``poisson``: Poisson–Gaussian noise added in linear sRGB (the simpler model earlier versions used for
@@ -23,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MODES = ("denoise", "lowlight", "sr", "oldphoto", "contrast", "poisson", "sr-blur")
+MODES = ("denoise", "lowlight", "sr", "oldphoto", "oldphoto-wide", "oldphoto-unseen", "contrast", "poisson",
+         "sr-blur")
 
 
 def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -220,6 +225,75 @@ def old_photo(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _jpeg(out.astype(np.float32), rng.integers(20, 61))
 
 
+def _scratches(h: int, w: int, rng: np.random.Generator, lines: int, dust: int, thickness: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    marks = np.zeros((h, w), np.float32)
+    for _ in range(lines):
+        x0, x1 = rng.integers(0, w, size=2)
+        y0, y1 = 0, h - 1
+        if rng.random() < 0.3:  # some scratches run sideways
+            (x0, y0), (x1, y1) = (0, int(rng.integers(0, h))), (w - 1, int(rng.integers(0, h)))
+        cv2.line(marks, (int(x0), int(y0)), (int(x1), int(y1)), float(rng.uniform(0.4, 1.0)),
+                 thickness=int(rng.integers(thickness[0], thickness[1] + 1)))
+    for _ in range(dust):
+        cv2.circle(marks, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, 3)),
+                   float(rng.uniform(0.3, 0.9)), thickness=-1)
+    return marks
+
+
+def old_photo_wide(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """:func:`old_photo`'s damages scaled by one severity ``s`` drawn uniformly from [0, 1] (a clean print at 0).
+
+    Sepia ``0.9·s·u``, fading to ``1 − 0.45·s·u``, softness σ 0.3–1.2 with probability ``s``, grain
+    ``0.005 + 0.055·s·u`` (sharp or clumped), up to ``5·s`` scratches and ``40·s`` dust specks, JPEG (quality 30–90)
+    with probability ``s / 2``; each ``u`` uniform in [0.3, 1]. A model trained on heavy damage only learns to pull
+    every photo's colours and contrast hard; from the whole range it learns how much a print needs.
+    """
+    h, w = img.shape[:2]
+    s = float(rng.uniform())
+    u = lambda: float(rng.uniform(0.3, 1.0))  # noqa: E731
+    out = _blur(img, rng.uniform(0.3, 1.2)) if rng.random() < s else img.astype(np.float32)
+    tone = np.clip(out @ _SEPIA.T, 0, 1)
+    out = out + 0.9 * s * u() * (tone - out)
+    fade = 1.0 - 0.45 * s * u()
+    out = out * fade + (1 - fade) * rng.uniform(0.55, 0.85) * np.array([1.0, 0.96, 0.85], np.float32)
+    grain = rng.standard_normal((h, w)).astype(np.float32)
+    if rng.random() < 0.5:
+        grain = _blur(grain, rng.uniform(0.5, 1.2))
+    grain = grain / max(float(grain.std()), 1e-6)
+    out = out + (0.005 + 0.055 * s * u()) * grain[..., None]
+    marks = _scratches(h, w, rng, int(rng.integers(0, int(5 * s) + 1)), int(rng.integers(0, int(40 * s) + 1)), (1, 2))
+    sign = 1.0 if rng.random() < 0.7 else -1.0
+    out = np.clip(out + sign * marks[..., None], 0, 1).astype(np.float32)
+    return _jpeg(out, rng.integers(30, 91)) if rng.random() < s / 2 else out
+
+
+#: Duotone sepia of :func:`old_photo_unseen`: black → dark brown, white → warm paper (not the sepia matrix of the
+#: training modes).
+_DUOTONE = (np.array([0.16, 0.09, 0.03], np.float32), np.array([1.0, 0.93, 0.80], np.float32))
+
+
+def old_photo_unseen(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Issue 19's held-out old-print damage, made by no training mode: 40 % duotone sepia toning (luma mapped
+    between a brown and a paper tone), monochrome film grain σ 8/255 per pixel, 1–4 thin (1-pixel) white
+    scratches; no fading, blur or JPEG."""
+    import cv2
+
+    h, w = img.shape[:2]
+    luma = img @ np.array([0.299, 0.587, 0.114], np.float32)
+    dark, paper = _DUOTONE
+    toned = dark + luma[..., None] * (paper - dark)
+    out = 0.6 * img + 0.4 * toned
+    out = out + (8 / 255) * rng.standard_normal((h, w)).astype(np.float32)[..., None]
+    marks = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(1, 5))):
+        x0, x1 = rng.integers(0, w, size=2)
+        cv2.line(marks, (int(x0), 0), (int(x1), h - 1), float(rng.uniform(0.8, 1.0)), thickness=1)
+    out = np.maximum(out, marks[..., None])
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
 def degrade(img: np.ndarray, mode: str, rng: np.random.Generator, *,
             scale: int | list[int] | tuple[int, ...] = 4) -> np.ndarray:
     """Apply the degradation ``mode`` (one of :data:`MODES`); ``scale`` is the SR factor (or factors to draw from)."""
@@ -231,6 +305,10 @@ def degrade(img: np.ndarray, mode: str, rng: np.random.Generator, *,
         return bicubic_sr(img, rng, scale)
     if mode == "oldphoto":
         return old_photo(img, rng)
+    if mode == "oldphoto-wide":
+        return old_photo_wide(img, rng)
+    if mode == "oldphoto-unseen":
+        return old_photo_unseen(img, rng)
     if mode == "contrast":
         return flat_rendering(img, rng)
     if mode == "poisson":

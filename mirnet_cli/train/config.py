@@ -86,6 +86,10 @@ class DataConfig:
     small_images: str = "pad"  # images smaller than the patch: pad (reflect) | skip (with a warning)
     cache_mb: int = 1024  # decoded-image cache per data process (0 = read every time)
     min_images: int | None = None  # fewest readable training images to start (default: half of those found)
+    # Paired / unpaired samples: this share is first shrunk (area average, both images alike) by a factor drawn
+    # log-uniformly down to the one that fits the photo's short side in the patch, so the patch sees the whole scene
+    # as the model does at inference (MIRNet-v2's context blocks pool over the whole image).
+    zoom: float = 0.0
 
 
 @dataclass
@@ -128,6 +132,9 @@ class TrainConfig:
     teacher: str | None = None  # any checkpoint load_model accepts, or a foreign teacher (IAT, FFDNet, DnCNN)
     teacher_weight: float = 0.5
     teacher_sigma: float | None = None  # FFDNet teachers: noise level in 8-bit units
+    # Folder for the teacher's outputs on whole training images (paired and unpaired sources), keyed by the
+    # teacher's and the image's sha256, so a resumed or repeated run does not compute them again.
+    teacher_cache: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -206,10 +213,21 @@ class TrainConfig:
             where = f"data.sources[{i}]"
             if not isinstance(src, dict) or not src.get("dir"):
                 raise TrainConfigError(f"{where} needs a 'dir' (and optionally synthetic, weight, exclude)")
-            unknown = set(src) - {"dir", "synthetic", "weight", "exclude", "unpaired"}
+            known = ("dir", "synthetic", "weight", "exclude", "unpaired", "keep_colour", "teacher_weight")
+            unknown = set(src) - set(known)
             if unknown:
                 raise TrainConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
-                                       "(known: dir, synthetic, weight, exclude, unpaired)")
+                                       f"(known: {', '.join(known)})")
+            if "teacher_weight" in src:
+                tw = src["teacher_weight"]
+                if src.get("unpaired") or not self.teacher:
+                    raise TrainConfigError(f"{where}.teacher_weight blends a teacher into a source's ground truth: "
+                                           "it needs a teacher and a paired or synthetic source")
+                if not isinstance(tw, (int, float)) or isinstance(tw, bool) or not 0.0 <= tw <= 1.0:
+                    raise TrainConfigError(f"{where}.teacher_weight must be from 0 to 1, got {tw!r}")
+            if src.get("keep_colour") and (not self.teacher or src.get("synthetic")):
+                raise TrainConfigError(f"{where}.keep_colour adjusts a teacher's targets of paired or unpaired "
+                                       "photos: it needs a teacher (--teacher SOURCE) and no synthetic")
             if src.get("unpaired") and not self.teacher:
                 raise TrainConfigError(f"{where} is unpaired (inputs only): its targets come from a teacher; "
                                        "give --teacher SOURCE")
@@ -223,6 +241,10 @@ class TrainConfig:
                 weight = -1.0
             if not weight > 0:
                 raise TrainConfigError(f"{where}.weight must be a number > 0, got {src.get('weight')!r}")
+        if not 0.0 <= self.data.zoom <= 1.0:
+            raise TrainConfigError(f"data.zoom is a share of the samples, from 0 to 1, got {self.data.zoom}")
+        if self.teacher_cache and not self.teacher:
+            raise TrainConfigError("teacher_cache needs a teacher (--teacher SOURCE)")
         if not 0.0 <= self.teacher_weight <= 1.0:
             raise TrainConfigError(f"teacher_weight must be from 0 to 1, got {self.teacher_weight}")
         if self.teacher_sigma is not None and not 0 < self.teacher_sigma <= 255:

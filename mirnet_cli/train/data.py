@@ -179,6 +179,8 @@ class Source:
     weight: float = 1.0
     label: str = ""
     inputs: list[Path] | None = None
+    keep_colour: bool = False  # the teacher's targets keep the input's mean colour (see :func:`keep_colour`)
+    teacher_weight: float | None = None  # this source's share of the teacher in its targets (default: the run's)
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.pairs, self.clean, self.inputs)) != 1:
@@ -199,6 +201,59 @@ class Source:
     def describe(self) -> str:
         kind = f"{self.mode}" if self.mode else ("unpaired" if self.inputs is not None else "pairs")
         return f"{self.label or 'data'} ({len(self)} {kind})"
+
+
+def keep_colour(target: np.ndarray, inp: np.ndarray) -> np.ndarray:
+    r"""``target`` with the mean CIELAB a*, b* of ``inp``: a chroma shift proportional to lightness.
+
+    .. math:: (a^*, b^*)'_i = (a^*, b^*)_i + \frac{L^*_i}{\bar{L}^*}\,\big(\overline{(a^*, b^*)}_{inp}
+              - \overline{(a^*, b^*)}_{target}\big)
+
+    so the target's mean a*, b* become the input's (the colour-cast measure of ``night_check.py``) while its
+    lightness (the teacher's tone curve) is untouched, and black stays neutral black (the shift fades with L*).
+    A teacher whose colour matrix warms sodium-lit night scenes (IAT) then teaches brightening without the cast.
+
+    Args:
+        target: H×W×3 sRGB in [0, 1] (the teacher's output).
+        inp: the input it was computed from, same size.
+
+    Returns:
+        float32 H×W×3 in [0, 1]; ``target`` unchanged when it is black.
+    """
+    import cv2
+
+    lab_t = cv2.cvtColor(np.clip(target, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)
+    lab_x = cv2.cvtColor(np.clip(inp, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)
+    light = lab_t[..., 0]
+    mean_l = float(light.mean())
+    if mean_l < 1e-3:
+        return target
+    shift = lab_x[..., 1:].reshape(-1, 2).mean(0) - lab_t[..., 1:].reshape(-1, 2).mean(0)
+    lab_t[..., 1:] += (light / mean_l)[..., None] * shift.astype(np.float32)
+    return np.clip(cv2.cvtColor(lab_t, cv2.COLOR_Lab2RGB), 0.0, 1.0).astype(np.float32)
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def zoom_out(arrays: list[np.ndarray], patch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``arrays`` shrunk alike (area average) by a factor drawn log-uniformly from [patch / short side, 1]."""
+    import cv2
+
+    h, w = arrays[0].shape[:2]
+    lo = patch / min(h, w)
+    if lo >= 1.0:
+        return arrays
+    factor = float(np.exp(rng.uniform(np.log(lo), 0.0)))
+    size = (max(patch, round(w * factor)), max(patch, round(h * factor)))
+    return [cv2.resize(a, size, interpolation=cv2.INTER_AREA) for a in arrays]
 
 
 def expose(img: np.ndarray, ev: float) -> np.ndarray:
@@ -228,13 +283,18 @@ class PatchDataset(Dataset):
             paired and unpaired sources (its global statistics are the photo's, not a patch's; the result is
             cached with the image) and on the degraded patch for synthetic sources.
         teacher_weight: ``w`` in ``target = w · teacher(input) + (1 − w) · ground truth`` (unpaired: the teacher).
+        teacher_cache: folder for the teacher's outputs on whole images (float16 ``.npy`` named by the teacher's
+            and the image's sha256, written atomically), or None to keep them in memory only.
+        zoom: share of paired / unpaired samples first shrunk by :func:`zoom_out`, so that a patch sees the whole
+            scene (0: never; no random numbers are drawn then, so older runs keep their sample stream).
     """
 
     def __init__(self, seed: int, *, pairs: list[Any] | None = None, clean: list[Path] | None = None,
                  mode: str | None = None, sources: list[Source] | None = None,
                  scale: int | list[int] = 4, flips: bool = True, min_size: int = 0,
                  small_images: str = "pad", cache_mb: int = 1024, exposure: tuple[float, float] | None = None,
-                 teacher: Any = None, teacher_weight: float = 0.5):
+                 teacher: Any = None, teacher_weight: float = 0.5, teacher_cache: str | Path | None = None,
+                 zoom: float = 0.0):
         if sources is None:
             if (pairs is None) == (clean is None):
                 raise ValueError("give either pairs or clean images")
@@ -245,6 +305,8 @@ class PatchDataset(Dataset):
         self.sources = list(sources)
         self.exposure = tuple(exposure) if exposure else None
         self.teacher, self.teacher_weight = teacher, float(teacher_weight)
+        self.teacher_cache = Path(teacher_cache) if teacher_cache else None
+        self.zoom = float(zoom)
         if teacher is None and any(s.inputs is not None for s in self.sources):
             raise MirnetError("unpaired training inputs need a teacher (--teacher SOURCE)")
         if small_images == "skip" and min_size > 0:
@@ -301,27 +363,55 @@ class PatchDataset(Dataset):
                 if inp.shape[:2] != tgt.shape[:2]:
                     raise MirnetError(f"{src.pairs[k].inputs[0]}: input {inp.shape[1]}×{inp.shape[0]} and target "
                                       f"{tgt.shape[1]}×{tgt.shape[0]} differ in size")
-                arrays = [inp, self._distil(inp, tgt)]
+                arrays = [inp, self._distil(inp, tgt, src.pairs[k].inputs[0], src.keep_colour, src.teacher_weight)]
             elif src.inputs is not None:
                 inp = _read(src.inputs[k])
-                arrays = [inp, self._distil(inp, None)]
+                arrays = [inp, self._distil(inp, None, src.inputs[k], src.keep_colour)]
             else:
                 arrays = [_read(src.clean[k])]
             self._cache.put((j, k), arrays)
         return arrays
 
-    def _distil(self, inp: np.ndarray, tgt: np.ndarray | None) -> np.ndarray:
+    def _distil(self, inp: np.ndarray, tgt: np.ndarray | None, path: Path | None = None,
+                colour: bool = False, weight: float | None = None) -> np.ndarray:
         """The training target of ``inp``: the ground truth, the teacher's output, or their blend."""
-        if self.teacher is None:
+        w = self.teacher_weight if weight is None else float(weight)
+        if self.teacher is None or (tgt is not None and w == 0.0):
             assert tgt is not None
             return tgt
-        with torch.no_grad():
-            out = self.teacher(torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1)))[None].float())
-        taught = out[0].permute(1, 2, 0).numpy().astype(np.float32)
+        taught = self._taught(inp, path)
+        if colour:
+            taught = keep_colour(taught, inp)
         if tgt is None:
             return np.ascontiguousarray(taught)
-        w = self.teacher_weight
         return np.ascontiguousarray(w * taught + (1.0 - w) * tgt, dtype=np.float32)
+
+    def _taught(self, inp: np.ndarray, path: Path | None) -> np.ndarray:
+        """The teacher's output on the whole image ``inp`` (read from / written to the teacher cache)."""
+        cached = None
+        if self.teacher_cache is not None and path is not None:
+            teacher = getattr(self.teacher, "provenance", None) or {}
+            key = f"{teacher.get('sha256', 'unknown')[:16]}-{teacher.get('sigma', '')}-{_file_sha256(path)[:32]}"
+            cached = self.teacher_cache / f"{key}.npy"
+            try:
+                arr = np.load(cached, allow_pickle=False)
+                if arr.shape == inp.shape:
+                    return arr.astype(np.float32)
+            except (OSError, ValueError):
+                pass
+        with torch.no_grad():
+            out = self.teacher(torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1)))[None].float())
+        taught = np.ascontiguousarray(out[0].permute(1, 2, 0).numpy(), dtype=np.float32)
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+                with open(tmp, "wb") as fh:
+                    np.save(fh, taught.astype(np.float16), allow_pickle=False)
+                os.replace(tmp, cached)
+            except OSError as exc:  # a cache is an optimisation: a full disk costs time, not the run
+                warnings.warn(f"teacher cache not written ({cached}): {exc}", stacklevel=2)
+        return taught
 
     def _readable_source(self, j: int, k: int) -> list[np.ndarray]:
         """The arrays of item ``k`` of source ``j``, or of the next item of that source that can be read.
@@ -354,6 +444,8 @@ class PatchDataset(Dataset):
         k = int(rng.integers(0, len(src)))
         arrays = self._readable_source(j, k)
         if src.clean is None:
+            if self.zoom > 0 and rng.random() < self.zoom:
+                arrays = zoom_out(arrays, patch, rng)
             inp, tgt = _crop_flip(arrays, patch, rng, self.flips)
         else:
             (tgt,) = _crop_flip(arrays, patch, rng, self.flips)
@@ -361,7 +453,7 @@ class PatchDataset(Dataset):
                 tgt = expose(tgt, float(rng.uniform(*self.exposure)))
             inp = degrade(tgt, src.mode, rng, scale=self.scale)
             if self.teacher is not None:
-                tgt = self._distil(inp, tgt)
+                tgt = self._distil(inp, tgt, weight=src.teacher_weight)
         return _chw(inp), _chw(tgt)
 
 
@@ -392,16 +484,20 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
         if spec.get("unpaired"):
             inputs = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                         say=report)
-            out.append(Source(inputs=inputs, weight=weight, label=label))
+            out.append(Source(inputs=inputs, weight=weight, label=label, keep_colour=bool(spec.get("keep_colour"))))
         elif mode:
             clean = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                        say=report)
-            out.append(Source(clean=clean, mode=mode, weight=weight, label=label))
+            tw = spec.get("teacher_weight")
+            out.append(Source(clean=clean, mode=mode, weight=weight, label=label,
+                              teacher_weight=None if tw is None else float(tw)))
         else:
             pairs = check_training_set(paired_samples(folder, exclude, scale=scale if isinstance(scale, int) else 4),
                                        lambda s: [*s.inputs, s.target], min_images=min_images, say=report,
                                        what="training pair")
-            out.append(Source(pairs=pairs, weight=weight, label=label))
+            tw = spec.get("teacher_weight")
+            out.append(Source(pairs=pairs, weight=weight, label=label, keep_colour=bool(spec.get("keep_colour")),
+                              teacher_weight=None if tw is None else float(tw)))
     if not out:
         raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic) "
                           "or data.sources")

@@ -242,6 +242,7 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
         PatchDataset,
         StageBatchSampler,
         build_sources,
+        data_path,
         validation_pairs,
         worker_init,
     )
@@ -319,7 +320,8 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
     scale = list(data.scales) if data.scales else data.scale
     dataset = PatchDataset(cfg.seed, sources=build_sources(data, scale, say=report), scale=scale,
                            exposure=tuple(data.exposure) if data.exposure else None, teacher=teacher,
-                           teacher_weight=cfg.teacher_weight, **common)
+                           teacher_weight=cfg.teacher_weight, zoom=data.zoom,
+                           teacher_cache=data_path(cfg.teacher_cache) if cfg.teacher_cache else None, **common)
     workers = data.workers if data.workers is not None else (4 if d.device.type == "cuda" else 0)
     total = cfg.schedule.iters
     loader = DataLoader(dataset, batch_sampler=StageBatchSampler(cfg, start_iter, total, d.rank, d.world),

@@ -156,3 +156,23 @@ def test_contrast_flattens_and_dulls(clean):
     sat = lambda a: (a.max(axis=2) - a.min(axis=2)).mean()  # noqa: E731
     assert np.mean([sat(o) for o in outs]) < sat(clean)
     assert np.mean([o.std() for o in outs]) < clean.std()
+
+
+def test_oldphoto_wide_spans_faint_to_heavy_damage(clean):
+    scores = [psnr(degrade(clean, "oldphoto-wide", np.random.default_rng(i)), clean) for i in range(24)]
+    assert max(scores) - min(scores) > 8  # not one fixed severity
+    assert max(scores) > 27 and min(scores) < 22  # faint prints as well as heavy ones
+
+
+def test_oldphoto_unseen_is_the_issues_held_out_damage():
+    import cv2
+
+    flat = np.full((64, 96, 3), 0.5, np.float32)
+    out = degrade(flat, "oldphoto-unseen", np.random.default_rng(0))
+    lab = cv2.cvtColor(out, cv2.COLOR_RGB2Lab)
+    assert lab[..., 2].mean() > 5  # warm sepia toning
+    bright = (out > 0.79).all(-1)
+    assert 0 < bright.mean() < 0.2  # a few thin white scratches
+    grain = out[~bright] - out[~bright].mean(0)
+    assert abs(grain.std() * 255 - 8) < 1.5  # film grain σ 8/255 (monochrome: the channels move together)
+    assert np.corrcoef(grain[:, 0], grain[:, 2])[0, 1] > 0.95

@@ -126,3 +126,127 @@ def test_a_missing_teacher_is_a_usage_error_exit_2(photos, tmp_path):
     assert result.exit_code == 2, result.output
     assert "--teacher" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+class _Warm(nn.Module):
+    """A stand-in teacher that brightens and adds a yellow cast (like IAT on a sodium-lit night photo)."""
+
+    provenance = {"sha256": "ab" * 32, "architecture": "warm"}
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return (x ** 0.5 * torch.tensor([1.0, 0.95, 0.7]).view(1, 3, 1, 1)).clamp(0, 1)
+
+
+def _mean_ab(img: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2Lab)[..., 1:].reshape(-1, 2).mean(0)
+
+
+def test_keep_colour_gives_the_target_the_inputs_mean_colour_and_keeps_its_lightness_and_blacks():
+    import cv2
+
+    from mirnet_cli.train.data import keep_colour
+
+    rng = np.random.default_rng(0)
+    inp = (rng.random((40, 50, 3)) * 0.3).astype(np.float32)
+    inp[:10] = 0.0  # a black sky
+    warm = _Warm()(torch.from_numpy(inp.transpose(2, 0, 1))[None])[0].permute(1, 2, 0).numpy()
+    assert abs(_mean_ab(warm) - _mean_ab(inp)).max() > 5  # the teacher's cast
+    kept = keep_colour(warm, inp)
+    assert abs(_mean_ab(kept) - _mean_ab(inp)).max() < 0.5
+    lightness = lambda a: cv2.cvtColor(a.astype(np.float32), cv2.COLOR_RGB2Lab)[..., 0]  # noqa: E731
+    assert abs(lightness(kept) - lightness(warm)).mean() < 1.0
+    assert np.abs(kept[:10]).max() < 1e-3  # black stays black, not tinted
+
+
+def test_keep_colour_sources_adjust_the_teachers_targets_only(photos):
+    from mirnet_cli.train.data import keep_colour
+
+    plain = PatchDataset(0, sources=[Source(inputs=clean_images(photos))], teacher=_Warm())
+    kept = PatchDataset(0, sources=[Source(inputs=clean_images(photos), keep_colour=True)], teacher=_Warm())
+    whole_in, whole_plain = plain._source(0, 1)
+    _, whole_kept = kept._source(0, 1)
+    assert np.allclose(whole_kept, keep_colour(whole_plain, whole_in), atol=1e-6)
+    assert torch.equal(plain[(3, 32)][0], kept[(3, 32)][0])  # same input patch
+
+
+def test_zoom_shows_the_patch_more_of_the_scene_and_zero_keeps_the_old_stream(tmp_path):
+    from PIL import Image
+
+    ramp = np.tile(np.linspace(0, 1, 256, dtype=np.float32), (128, 1))
+    Image.fromarray((np.stack([ramp] * 3, -1) * 255).round().astype(np.uint8)).save(tmp_path / "ramp.png")
+    src = lambda: [Source(inputs=clean_images(tmp_path))]  # noqa: E731
+    plain, zero = PatchDataset(0, sources=src(), teacher=_Grey()), PatchDataset(0, sources=src(), teacher=_Grey(), zoom=0.0)
+    zoomed = PatchDataset(0, sources=src(), teacher=_Grey(), zoom=1.0)
+    span = lambda ds, i: float(np.ptp(ds[(i, 32)][0].numpy()[0, 0]))  # noqa: E731 - horizontal extent seen
+    assert all(torch.equal(plain[(i, 32)][0], zero[(i, 32)][0]) for i in range(5))
+    plain_spans, zoom_spans = [span(plain, i) for i in range(30)], [span(zoomed, i) for i in range(30)]
+    assert max(plain_spans) < 0.13  # 32 of 256 columns
+    assert np.mean(zoom_spans) > 1.5 * np.mean(plain_spans) and max(zoom_spans) > 0.2
+    assert all(tuple(zoomed[(i, 32)][1].shape) == (3, 32, 32) for i in range(5))
+
+
+def test_the_teacher_cache_spares_the_teacher_on_the_next_run(photos, tmp_path):
+    cache = tmp_path / "cache"
+    first = _Warm()
+    ds = PatchDataset(0, sources=[Source(inputs=clean_images(photos))], teacher=first, teacher_cache=cache)
+    targets = [ds._source(0, k)[1] for k in range(4)]
+    assert first.calls == 4 and len(list(cache.glob("*.npy"))) == 4 and not list(cache.glob(".*"))
+    again = _Warm()
+    ds2 = PatchDataset(0, sources=[Source(inputs=clean_images(photos))], teacher=again, teacher_cache=cache)
+    assert all(np.allclose(ds2._source(0, k)[1], targets[k], atol=2e-3) for k in range(4))
+    assert again.calls == 0
+    other = _Warm()
+    other.provenance = {"sha256": "cd" * 32}  # another teacher's outputs are not this one's
+    PatchDataset(0, sources=[Source(inputs=clean_images(photos))], teacher=other, teacher_cache=cache)._source(0, 0)
+    assert other.calls == 1
+
+
+@pytest.mark.parametrize("settings, message", [
+    (["data.zoom=1.5"], "data.zoom is a share"),
+    (["teacher_cache=cache"], "teacher_cache needs a teacher"),
+])
+def test_zoom_and_teacher_cache_settings_are_checked(settings, message, tmp_path):
+    with pytest.raises(TrainConfigError, match=message):
+        apply_set(load_config(None), [*settings, f"out={tmp_path}"]).check()
+
+
+def test_keep_colour_needs_a_teacher(photos):
+    cfg = load_config(None)
+    cfg.data.sources = [{"dir": str(photos), "keep_colour": True}]
+    with pytest.raises(TrainConfigError, match="keep_colour .* needs a teacher"):
+        cfg.check()
+
+
+def test_a_sources_own_teacher_weight_overrides_the_runs(pairs):
+    samples = paired_samples(pairs)
+    plain = PatchDataset(0, sources=[Source(pairs=samples)])
+    mixed = PatchDataset(0, sources=[Source(pairs=samples, teacher_weight=0.0)], teacher=_Grey(), teacher_weight=0.9)
+    assert np.array_equal(_target(mixed, 5), _target(plain, 5))  # ground truth only for this source
+    half = PatchDataset(0, sources=[Source(pairs=samples, teacher_weight=0.5)], teacher=_Grey(), teacher_weight=0.9)
+    assert np.allclose(_target(half, 5), 0.5 * 0.5 + 0.5 * _target(plain, 5), atol=1e-6)
+
+
+def test_a_synthetic_source_with_teacher_weight_0_learns_the_clean_photo(photos):
+    teacher = _Grey()
+    plain = PatchDataset(0, sources=[Source(clean=clean_images(photos), mode="denoise")])
+    own = PatchDataset(0, sources=[Source(clean=clean_images(photos), mode="denoise", teacher_weight=0.0)],
+                       teacher=teacher, teacher_weight=1.0)
+    assert np.array_equal(_target(own, 2), _target(plain, 2)) and not teacher.shapes
+
+
+@pytest.mark.parametrize("source, message", [
+    ({"teacher_weight": 1.5}, "teacher_weight must be from 0 to 1"),
+    ({"teacher_weight": 0.5, "unpaired": True}, "needs a teacher and a paired or synthetic source"),
+])
+def test_a_sources_teacher_weight_is_checked(source, message, pairs):
+    cfg = apply_set(load_config(None), ["teacher=some.pth"])
+    cfg.data.sources = [{"dir": str(pairs), **source}]
+    with pytest.raises(TrainConfigError, match=message):
+        cfg.check()

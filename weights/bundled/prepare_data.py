@@ -11,13 +11,16 @@ folders as ``$MIRNET_TRAIN_DATA/<set>/…``.
 
 Each training file is then checked against the evaluation sets in ``--shared`` (``MANIFEST.sha256``): no byte-
 identical copy is allowed, and low-light pairs are also compared by content with the held-back LoL images (a
-re-encoded copy would not match by hash).
+re-encoded copy would not match by hash). FiveK pairs (``fivek_train``) are refused by id when DPE's test split
+holds them, and by hash or content when they are one of the shared FiveK evaluation pairs.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
+import re
 import subprocess
 from pathlib import Path
 
@@ -59,19 +62,45 @@ SOURCES = {
         ("Zero-DCE_code/data/test_data/DICM", "", "DICM", None),
         ("Zero-DCE_code/data/test_data/LIME", "", "LIME", None),
     ], "EVALUATION ONLY: real night/low-light photos (DICM, LIME) for the colour-cast check; never train on them"),
+    # (repository, commit, input folder, Expert C folder, tag, licence): pairs matched by FiveK id (aNNNN)
+    "fivek_train": (None, None, [
+        ("sjmoran/curl-image-enhancement", "4be9753a8063f9833423e4aa5947ae7a64b114f8",
+         "adobe5k_dpe/curl_example_test_input", "adobe5k_dpe/curl_example_test_output", "curl",
+         "BSD-3-Clause (the README's License section; no LICENSE file at this commit)"),
+        ("sjmoran/deeplpf-image-enhancement", "fd05d129e5f0cb18a6c5afe2fd4f6ebde9445b9f",
+         "adobe5k_dpe/deeplpf_example_test_input", "adobe5k_dpe/deeplpf_example_test_output", "lpf",
+         "BSD-3-Clause (the repository's LICENSE, (c) 2020 Huawei Technologies Co., Ltd.)"),
+        ("eezkni/UEGAN", "80a9efefd8c265bb9dd48bf6c2dc66d3db912052",
+         "data/fivek/test/raw", "data/fivek/test/label", "ue",
+         "MIT (the README's License section; no LICENSE file at this commit)"),
+        ("eezkni/UEGAN", "80a9efefd8c265bb9dd48bf6c2dc66d3db912052",
+         "data/fivek/val/raw", "data/fivek/val/label", "ue",
+         "MIT (the README's License section; no LICENSE file at this commit)"),
+    ], "training: FiveK-style input → expert C pairs (8-bit RGB PNG, input/<id>.png + expertC/<id>.png), the "
+       "example/test images these repositories ship (Lightroom renderings, long side 512; UEGAN's are squashed to "
+       "512×512); image terms: MIT-Adobe FiveK (Bychkovsky et al., CVPR 2011, "
+       "https://data.csail.mit.edu/graphics/fivek/, LicenseAdobe.txt / LicenseAdobeMIT.txt): research use only — "
+       "the code licences cover the repositories, not the photographs"),
 }
 LOL_HELD_BACK = ("665", "669", "748", "778", "780")
+# DPE's FiveK split (its own list is only in a dead external zip): the 3D-LUT/AdaInt copy, which follows DPE.
+FIVEK_SPLIT = ("ImCharlesY/AdaInt", "5678851339dff90becb09c3dec41e7214207ccbc", "adaint/annfiles/FiveK/test.txt",
+               "adaint/annfiles/FiveK/train.txt", "Apache-2.0 (the repository's LICENSE)")
+FIVEK_IDS = [f"a{i:04d}" for i in range(1, 5001)]
 
 
 def _git(mirror: Path, *args: str) -> bytes:
     return subprocess.run(["git", f"--git-dir={mirror}", *args], check=True, capture_output=True).stdout
 
 
-def extract(mirrors: Path, out: Path) -> list[Path]:
+def extract(mirrors: Path, out: Path, shared: Path = Path("../shared/data")) -> list[Path]:
     written = []
     for name, (repo, commit, rules, use) in SOURCES.items():
         if name == "teachers":
             written += extract_teachers(mirrors, out, rules, use)
+            continue
+        if name == "fivek_train":
+            written += extract_fivek(mirrors, out, rules, use, shared)
             continue
         mirror = mirrors / repo.replace("/", "+") / "repo"
         if not mirror.exists():
@@ -120,6 +149,159 @@ def extract_teachers(mirrors: Path, out: Path, rules: list, use: str) -> list[Pa
         (out / "teachers" / "SOURCE.txt").write_text("\n".join(lines) + f"\n{use}\n")
         print(f"teachers: {len(lines)} files — {use}")
     return []  # weights, not images: the evaluation-set check does not apply
+
+
+def fivek_refusal(fid: str, test_ids: set[str], train_ids: set[str]) -> str | None:
+    """Why a FiveK id may not be trained on, or None. Ids in neither list (a0160, a2952) are refused too: only the
+    ids the split assigns to training are known to be outside its test set."""
+    if fid in test_ids:
+        return "in DPE's 498-image test split"
+    if fid not in train_ids:
+        return "not in the DPE/3D-LUT train list"
+    return None
+
+
+def _thumb(im) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(im.convert("RGB").resize((64, 64), Image.LANCZOS), np.float32) / 255.0
+
+
+def shared_fivek(shared: Path) -> list[tuple[str, str, np.ndarray]]:
+    """(name, sha256, 64×64 thumbnail) of every evaluation image in ``shared/fivek`` (inputs and targets)."""
+    from PIL import Image
+
+    return [(f"{f.parent.name}/{f.name}", hashlib.sha256(f.read_bytes()).hexdigest(), _thumb(Image.open(f)))
+            for f in sorted((shared / "fivek").glob("*/*.png"))]
+
+
+def same_as_shared(files: list[tuple[bytes, object]], shared: list[tuple[str, str, np.ndarray]]) -> str | None:
+    """The shared image one of ``(file bytes, decoded image)`` is, by sha256 or at 64 px (a re-encoded or resized
+    copy has another hash), or None."""
+    for data, im in files:
+        digest, thumb = hashlib.sha256(data).hexdigest(), _thumb(im)
+        for name, ref_digest, ref_thumb in shared:
+            if digest == ref_digest or float(np.abs(thumb - ref_thumb).mean()) < 2 / 255:
+                return f"same image as shared fivek/{name}"
+    return None
+
+
+def _fivek_listing(mirror: Path, commit: str, folder: str) -> dict[str, list[tuple[str, str]]]:
+    """FiveK id → sorted [(path, blob)] of one folder."""
+    files: dict[str, list[tuple[str, str]]] = {}
+    for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
+        meta, path = line.split("\t", 1)
+        m = re.match(r"(a\d{4})", Path(path).name)
+        if m and meta.split()[1] == "blob":
+            files.setdefault(m.group(1), []).append((path, meta.split()[2]))
+    return {k: sorted(v) for k, v in files.items()}
+
+
+def _fivek_pair(mirror: Path, inputs: list[tuple[str, str]], targets: list[tuple[str, str]]):
+    """((input path, target path, [input bytes, target bytes], [decoded images]), None) for the first same-size pair,
+    or (None, why there is none)."""
+    from PIL import Image
+
+    sizes = []
+    # DeepLPF ships each photo as .tif and as .png in several crops: the .tif pair first, then the .png one.
+    for ext in (".tif", ".png"):
+        ins = [f for f in inputs if f[0].lower().endswith(ext)]
+        tgts = [f for f in targets if f[0].lower().endswith(ext)]
+        if not (ins and tgts):
+            if ins or tgts:
+                sizes.append(f"{ext} {'input' if ins else 'target'} only")
+            continue
+        try:
+            data = [_git(mirror, "cat-file", "blob", f[0][1]) for f in (ins, tgts)]
+        except subprocess.CalledProcessError:  # a file the snapshot lacks (too large)
+            sizes.append(f"{ext} not in the snapshot")
+            continue
+        ims = [Image.open(io.BytesIO(d)) for d in data]
+        if ims[0].size == ims[1].size:
+            return (ins[0][0], tgts[0][0], data, ims), None
+        sizes.append(f"{ext} {ims[0].size[0]}×{ims[0].size[1]} vs {ims[1].size[0]}×{ims[1].size[1]}")
+    return None, f"no same-size input/target pair ({'; '.join(sizes) or 'no .tif or .png pair'})"
+
+
+def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path) -> list[Path]:
+    """fivek_train/: input → expert C pairs, each id checked against DPE's split and the shared FiveK pairs."""
+    from PIL import Image
+
+    repo, commit, test_path, train_path, split_licence = FIVEK_SPLIT
+    split_mirror = mirrors / repo.replace("/", "+") / "repo"
+    if not split_mirror.exists():  # without the split no id can be cleared
+        print(f"fivek_train: {split_mirror} missing (fetch {repo}); skipped")
+        return []
+    test_list = _git(split_mirror, "show", f"{commit}:{test_path}").decode().split()
+    test_ids, train_ids = set(test_list), set(_git(split_mirror, "show", f"{commit}:{train_path}").decode().split())
+    excluded = [k for k in FIVEK_IDS if fivek_refusal(k, test_ids, train_ids)]
+    if not (shared / "fivek").is_dir():
+        print(f"no {shared / 'fivek'}: fivek_train content check skipped (the DPE-split check still applies)")
+    evaluation = shared_fivek(shared)
+    dest = out / "fivek_train"
+    kept: dict[str, tuple[str, ...]] = {}
+    lines, written, origins, dropped = [], [], {}, []
+    for src_repo, src_commit, in_folder, tgt_folder, tag, licence in rules:
+        mirror = mirrors / src_repo.replace("/", "+") / "repo"
+        if not mirror.exists():
+            print(f"fivek_train: {mirror} missing (fetch {src_repo}); {in_folder} skipped")
+            continue
+        origins[f"{src_repo} @ {src_commit}"] = None
+        inputs = _fivek_listing(mirror, src_commit, in_folder)
+        targets = _fivek_listing(mirror, src_commit, tgt_folder)
+        ids = []
+        for fid in sorted(inputs.keys() & targets.keys()):
+            why = fivek_refusal(fid, test_ids, train_ids)
+            if not why:
+                pair, why = _fivek_pair(mirror, inputs[fid], targets[fid])
+            if not why:
+                in_path, tgt_path, data, ims = pair
+            if not why and any(im.mode.startswith(("I", "F")) for im in ims):  # 16-bit/float, not 8-bit renderings
+                why = f"not 8-bit ({ims[0].mode}, {ims[1].mode})"
+            if not why:
+                a, b = (np.asarray(im.convert("RGB")) for im in ims)  # RGBA sources: alpha dropped
+                if np.array_equal(a, b):
+                    why = "input identical to target (a broken pair)"
+                elif evaluation and (match := same_as_shared(list(zip(data, ims, strict=True)), evaluation)):
+                    why = match
+                elif fid in kept:
+                    why = f"already taken from {kept[fid][0]}"
+            if why:
+                print(f"fivek_train: {fid} ({tag}, {src_repo}/{in_folder}): {why}; skipped")
+                dropped.append(f"{fid} ({tag}): {why}")
+                continue
+            for sub, arr, im in (("input", a, ims[0]), ("expertC", b, ims[1])):
+                target = dest / sub / f"{fid}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # the TIFFs carry an sRGB profile: kept, so a viewer shows what the source shows
+                Image.fromarray(arr).save(target, icc_profile=im.info.get("icc_profile"))
+                written.append(target)
+            owner = src_repo.replace("/", "+")
+            psnr = 10 * np.log10(255 ** 2 / float(((a.astype(np.float64) - b) ** 2).mean()))
+            kept[fid] = (tag, f"{owner}/{in_path}", f"{owner}/{tgt_path}", f"{a.shape[1]}x{a.shape[0]}", f"{psnr:.2f}")
+            ids.append(fid)
+        lines.append(f"{src_repo} @ {src_commit}: {in_folder}/ → input/, {tgt_folder}/ → expertC/; "
+                     f"{len(ids)} pairs ({' '.join(ids) or 'none'}); licence {licence}")
+    if not kept:
+        return written
+    excluded_name = f"excluded_ids_{len(excluded)}.txt"
+    (dest / "dpe_mit498_test_ids.txt").write_text("\n".join(test_list) + "\n")
+    (dest / excluded_name).write_text("\n".join(excluded) + "\n")
+    (dest / "MANIFEST.tsv").write_text(
+        "id\tsource\tinput_path(repo-relative after owner+name)\ttarget_path\tsize\tpsnr_in_vs_tgt_dB\n"
+        + "".join("\t".join((k, *row)) + "\n" for k, row in sorted(kept.items())))
+    origins = "; ".join(origins)
+    (dest / "SOURCE.txt").write_text(
+        f"{origins}; DPE split: {repo} @ {commit}\n{use}\n" + "\n".join(lines) + "\n"
+        f"COUNT: {len(kept)} pairs (per-pair origin, size and PSNR in MANIFEST.tsv)\n"
+        f"EXCLUSION: a FiveK id in DPE's 498-image test split, or in no DPE/3D-LUT train list, is refused "
+        f"({len(excluded)} ids, {excluded_name}); lists: {repo} @ {commit}, {test_path} "
+        f"(→ dpe_mit498_test_ids.txt) and {train_path}, licence {split_licence}. Every kept pair also differs from "
+        f"the {len(evaluation)} shared FiveK evaluation images (sha256 and 64 px thumbnails); pairs whose input is "
+        f"identical to the target, or without a same-size input/target, are dropped.\n"
+        f"DROPPED: {'; '.join(dropped) or 'none'}\n")
+    print(f"fivek_train: {len(kept)} pairs from {origins} — {len(excluded)} FiveK ids refused (DPE split)")
+    return written
 
 
 def keep_dark(out: Path, limit: float = 0.25) -> None:
@@ -175,7 +357,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--shared", type=Path, default=Path("../shared/data"))
     args = ap.parse_args()
-    files = extract(args.mirrors, args.out)
+    files = extract(args.mirrors, args.out, args.shared)
     check_against_evaluation(files, args.out, args.shared)
     keep_dark(args.out)
 
