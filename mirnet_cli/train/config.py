@@ -225,7 +225,11 @@ class TrainConfig:
                                            "it needs a teacher and a paired or synthetic source")
                 if not isinstance(tw, (int, float)) or isinstance(tw, bool) or not 0.0 <= tw <= 1.0:
                     raise TrainConfigError(f"{where}.teacher_weight must be from 0 to 1, got {tw!r}")
-            if src.get("keep_colour") and (not self.teacher or src.get("synthetic")):
+            colour = src.get("keep_colour")
+            if colour not in (None, False, True, "input", "target") or (colour == "target" and src.get("unpaired")):
+                raise TrainConfigError(f"{where}.keep_colour must be true / input (the input's mean colour) or, for "
+                                       f"pairs, target (the ground truth's), got {colour!r}")
+            if colour and (not self.teacher or src.get("synthetic")):
                 raise TrainConfigError(f"{where}.keep_colour adjusts a teacher's targets of paired or unpaired "
                                        "photos: it needs a teacher (--teacher SOURCE) and no synthetic")
             if src.get("unpaired") and not self.teacher:

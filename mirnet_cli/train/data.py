@@ -179,7 +179,9 @@ class Source:
     weight: float = 1.0
     label: str = ""
     inputs: list[Path] | None = None
-    keep_colour: bool = False  # the teacher's targets keep the input's mean colour (see :func:`keep_colour`)
+    # The teacher's targets take the mean colour of the input ("input") or of the ground truth ("target", pairs):
+    # see :func:`keep_colour`. None: the teacher's colours.
+    keep_colour: str | None = None
     teacher_weight: float | None = None  # this source's share of the teacher in its targets (default: the run's)
 
     def __post_init__(self) -> None:
@@ -373,7 +375,7 @@ class PatchDataset(Dataset):
         return arrays
 
     def _distil(self, inp: np.ndarray, tgt: np.ndarray | None, path: Path | None = None,
-                colour: bool = False, weight: float | None = None) -> np.ndarray:
+                colour: str | None = None, weight: float | None = None) -> np.ndarray:
         """The training target of ``inp``: the ground truth, the teacher's output, or their blend."""
         w = self.teacher_weight if weight is None else float(weight)
         if self.teacher is None or (tgt is not None and w == 0.0):
@@ -381,7 +383,7 @@ class PatchDataset(Dataset):
             return tgt
         taught = self._taught(inp, path)
         if colour:
-            taught = keep_colour(taught, inp)
+            taught = keep_colour(taught, tgt if colour == "target" and tgt is not None else inp)
         if tgt is None:
             return np.ascontiguousarray(taught)
         return np.ascontiguousarray(w * taught + (1.0 - w) * tgt, dtype=np.float32)
@@ -457,6 +459,14 @@ class PatchDataset(Dataset):
         return _chw(inp), _chw(tgt)
 
 
+def _colour_reference(spec: dict[str, Any]) -> str | None:
+    """A source's ``keep_colour``: ``true`` / ``input`` → "input", ``target`` → "target", absent / false → None."""
+    value = spec.get("keep_colour")
+    if value is None or value is False:
+        return None
+    return "input" if value is True else str(value)
+
+
 def build_sources(data: Any, scale: int | list[int] = 4, *,
                   say: Callable[[str], None] | None = None) -> list[Source]:
     """The training sources of a :class:`~mirnet_cli.train.config.DataConfig`: ``train_dir`` (paired, or clean
@@ -484,7 +494,7 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
         if spec.get("unpaired"):
             inputs = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                         say=report)
-            out.append(Source(inputs=inputs, weight=weight, label=label, keep_colour=bool(spec.get("keep_colour"))))
+            out.append(Source(inputs=inputs, weight=weight, label=label, keep_colour=_colour_reference(spec)))
         elif mode:
             clean = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                        say=report)
@@ -496,7 +506,7 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
                                        lambda s: [*s.inputs, s.target], min_images=min_images, say=report,
                                        what="training pair")
             tw = spec.get("teacher_weight")
-            out.append(Source(pairs=pairs, weight=weight, label=label, keep_colour=bool(spec.get("keep_colour")),
+            out.append(Source(pairs=pairs, weight=weight, label=label, keep_colour=_colour_reference(spec),
                               teacher_weight=None if tw is None else float(tw)))
     if not out:
         raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic) "

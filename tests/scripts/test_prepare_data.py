@@ -155,3 +155,114 @@ def test_fivek_sources_name_their_terms(prep):
                                      "eezkni/UEGAN"}
     assert all(len(r[1]) == 40 and r[5] for r in rules)  # pinned commits, a licence each
     assert "MIT-Adobe FiveK" in use and "research use only" in use
+
+
+# lol485: LoL's our485 pairs, laid out only when the LoL eval15 images in ../shared/data/lol can be checked.
+
+LOL = "LOLdataset/our485"
+
+
+def _dark(arr: np.ndarray, gain: float = 0.15) -> np.ndarray:
+    return (arr * gain).astype(np.uint8)
+
+
+def _lol_shared(root: Path) -> Path:
+    """Two eval15 scenes, 1.png and 2.png: a dark low image and its normal-light high image."""
+    for name, seed in (("1.png", 40), ("2.png", 41)):
+        high = _smooth(seed, (24, 16))
+        _png(_dark(high), root / "lol" / "low" / name)
+        _png(high, root / "lol" / "high" / name)
+    return root
+
+
+def _lol_source(prep, monkeypatch, mirrors: Path, files: dict[str, bytes]) -> tuple:
+    commit = _mirror(mirrors, "x/lol", files)
+    repo, _, rules, use = prep.SOURCES["lol485"]
+    monkeypatch.setitem(prep.SOURCES, "lol485", ("x/lol", commit, rules, use))
+    return prep.SOURCES["lol485"]
+
+
+def test_lol485_drops_eval15_its_scenes_and_unusable_pairs(prep, tmp_path, monkeypatch, capsys):
+    shared = _lol_shared(tmp_path / "shared")
+    ev = {f"{side}/{n}": np.asarray(Image.open(shared / "lol" / side / n)) for side in ("low", "high")
+          for n in ("1.png", "2.png")}
+    kept_low, kept_high = _encode(_dark(_smooth(30, (24, 16)))), _encode(_smooth(30, (24, 16)))
+    bright = (_smooth(35, (24, 16)) * 0.3 + 60).astype(np.uint8)  # a dim photo, not a dark one
+    pairs = {
+        "10.png": (kept_low, kept_high),
+        # one level brighter than eval low/1.png: another hash, the same picture
+        "11.png": (_encode(ev["low/1.png"] + 1), _encode(_smooth(31, (24, 16)))),
+        # eval scene 2 at another exposure: too far for the content check, same structure (low, then high)
+        "12.png": (_encode(_dark(ev["low/2.png"], 0.5)), _encode(_smooth(33, (24, 16)))),
+        "13.png": (_encode(_dark(_smooth(34, (24, 16)))), _encode(_dark(ev["high/2.png"], 0.8))),
+        "14.png": (_encode(bright), _encode(np.minimum(bright.astype(np.int16) + 60, 255).astype(np.uint8))),
+        "15.png": (_encode(_dark(_smooth(36, (24, 16)))), _encode(_smooth(36, (20, 16)))),
+        "16.png": (_encode(_dark(_smooth(37, (24, 16))), mode="RGBA"), _encode(_smooth(37, (24, 16)))),
+        "18.png": (_encode(_dark(_smooth(38, (24, 16)))), (shared / "lol" / "high" / "1.png").read_bytes()),
+        "1.png": (_encode(_dark(_smooth(39, (24, 16)))), _encode(_smooth(39, (24, 16)))),
+    }
+    files = {f"{LOL}/{side}/{name}": pair[i] for name, pair in pairs.items() for i, side in enumerate(("low", "high"))}
+    files |= {f"{LOL}/low/17.png": kept_low, f"{LOL}/low/.DS_Store": b"\0", f"{LOL}/high/.DS_Store": b"\0"}
+    repo, commit, rules, use = _lol_source(prep, monkeypatch, tmp_path / "mirrors", files)
+
+    written = prep.extract_lol485(tmp_path / "mirrors", tmp_path / "out", repo, commit, rules, use, shared)
+
+    dest = tmp_path / "out" / "lol485"
+    assert sorted(p.relative_to(dest).as_posix() for p in written) == ["high/10.png", "low/10.png"]
+    assert (dest / "low" / "10.png").read_bytes() == kept_low  # the source bytes, not a re-encoding
+    assert (dest / "high" / "10.png").read_bytes() == kept_high
+    log = capsys.readouterr().out
+    assert "lol485: 1.png: name of an eval15 image (1.png); skipped" in log
+    assert "lol485: 11.png: low content ~ eval low/1.png (diff 1.00/255); skipped" in log
+    assert "lol485: 12.png: scene of eval 2.png (corr high" in log
+    assert "lol485: 13.png: scene of eval 2.png (corr high" in log
+    assert f"lol485: 14.png: low mean {bright.mean() / 255:.3f} ≥ 0.25 (not dark enough); skipped" in log
+    assert "lol485: 15.png: sizes differ (24×16 vs 20×16); skipped" in log
+    assert "lol485: 16.png: not 8-bit RGB (RGBA, RGB); skipped" in log
+    assert "lol485: 17.png: no high image; skipped" in log
+    assert "lol485: 18.png: high identical (sha256) to eval high/1.png; skipped" in log
+    assert "DS_Store" not in log and "10.png" not in log
+    source = (dest / "SOURCE.txt").read_text()
+    assert source.splitlines()[0] == f"x/lol @ {commit}"
+    assert "COUNT: 1 pairs (of 10)" in source and "DROPPED (9): 1.png: name of an eval15 image" in source
+
+
+def test_lol485_same_scene_measure_ignores_exposure(prep):
+    scene, other = Image.fromarray(_smooth(41, (24, 16))), Image.fromarray(_smooth(30, (24, 16)))
+    darker = Image.fromarray(_dark(np.asarray(scene), 0.3))
+    assert float((prep._structure(scene) * prep._structure(darker)).mean()) > 0.99
+    assert float((prep._structure(scene) * prep._structure(other)).mean()) < prep.LOL_SAME_SCENE
+    flat = Image.new("RGB", (24, 16), (9, 9, 9))  # no structure: correlation 0, not a division by zero
+    assert float((prep._structure(flat) * prep._structure(scene)).mean()) == 0.0
+
+
+@pytest.mark.parametrize("layout", ["none", "low only"])
+def test_lol485_refuses_without_eval15(prep, tmp_path, monkeypatch, capsys, layout):
+    shared = tmp_path / "shared"
+    if layout == "low only":
+        _png(_dark(_smooth(40, (24, 16))), shared / "lol" / "low" / "1.png")
+    pair = _encode(_dark(_smooth(30, (24, 16)))), _encode(_smooth(30, (24, 16)))
+    files = {f"{LOL}/low/10.png": pair[0], f"{LOL}/high/10.png": pair[1]}
+    repo, commit, rules, use = _lol_source(prep, monkeypatch, tmp_path / "mirrors", files)
+
+    assert prep.extract_lol485(tmp_path / "mirrors", tmp_path / "out", repo, commit, rules, use, shared) == []
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"lol485: no LoL eval15 in {shared / 'lol'} (low/, high/): cannot check the evaluation images; not laid out"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_lol485_without_mirror_says_so(prep, tmp_path, capsys):
+    repo, commit, rules, use = prep.SOURCES["lol485"]
+    shared = _lol_shared(tmp_path / "shared")
+    assert prep.extract_lol485(tmp_path / "mirrors", tmp_path / "out", repo, commit, rules, use, shared) == []
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"lol485: {tmp_path / 'mirrors' / 'KaushikSenth+Final-Report' / 'repo'} missing "
+        "(fetch KaushikSenth/Final-Report); skipped"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_lol485_source_is_pinned_and_names_its_terms(prep):
+    repo, commit, rules, use = prep.SOURCES["lol485"]
+    assert (repo, commit) == ("KaushikSenth/Final-Report", "66661bb5f6b796a8f0751df9bbd332d74ba76cac")
+    assert [r[:3] for r in rules] == [(f"{LOL}/low", ".png", "low"), (f"{LOL}/high", ".png", "high")]
+    assert "BMVC 2018" in use and "research use" in use and "no licence file" in use

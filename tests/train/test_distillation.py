@@ -169,7 +169,7 @@ def test_keep_colour_sources_adjust_the_teachers_targets_only(photos):
     from mirnet_cli.train.data import keep_colour
 
     plain = PatchDataset(0, sources=[Source(inputs=clean_images(photos))], teacher=_Warm())
-    kept = PatchDataset(0, sources=[Source(inputs=clean_images(photos), keep_colour=True)], teacher=_Warm())
+    kept = PatchDataset(0, sources=[Source(inputs=clean_images(photos), keep_colour="input")], teacher=_Warm())
     whole_in, whole_plain = plain._source(0, 1)
     _, whole_kept = kept._source(0, 1)
     assert np.allclose(whole_kept, keep_colour(whole_plain, whole_in), atol=1e-6)
@@ -249,4 +249,25 @@ def test_a_sources_teacher_weight_is_checked(source, message, pairs):
     cfg = apply_set(load_config(None), ["teacher=some.pth"])
     cfg.data.sources = [{"dir": str(pairs), **source}]
     with pytest.raises(TrainConfigError, match=message):
+        cfg.check()
+
+
+def test_keep_colour_target_gives_pairs_the_ground_truths_mean_colour(pairs):
+    from mirnet_cli.train.data import keep_colour
+
+    samples = paired_samples(pairs)
+    taught = PatchDataset(0, sources=[Source(pairs=samples, keep_colour="target")], teacher=_Warm(), teacher_weight=1.0)
+    plain = PatchDataset(0, sources=[Source(pairs=samples)], teacher=_Warm(), teacher_weight=1.0)
+    truth = PatchDataset(0, sources=[Source(pairs=samples)])
+    _, warm = plain._source(0, 1)
+    _, gt = truth._source(0, 1)
+    assert np.allclose(taught._source(0, 1)[1], keep_colour(warm, gt), atol=1e-6)
+    assert abs(_mean_ab(taught._source(0, 1)[1]) - _mean_ab(gt)).max() < 0.5
+
+
+@pytest.mark.parametrize("source", [{"keep_colour": "sky"}, {"keep_colour": "target", "unpaired": True}])
+def test_keep_colour_values_are_checked(source, pairs):
+    cfg = apply_set(load_config(None), ["teacher=some.pth"])
+    cfg.data.sources = [{"dir": str(pairs), **source}]
+    with pytest.raises(TrainConfigError, match="keep_colour must be"):
         cfg.check()

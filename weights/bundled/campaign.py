@@ -215,8 +215,10 @@ def start(task: str, recipe: Path) -> None:
     out = RUNS / task
     cmd = ["mirnet", "train", "--config", str(recipe), "--out", str(out)]
     print(" ".join(cmd))
-    subprocess.run(cmd, check=True, cwd=ROOT)
-    save(task)
+    code = subprocess.run(cmd, cwd=ROOT).returncode
+    save(task)  # also after an interrupted run: its last checkpoint is the state to resume from
+    if code:
+        raise SystemExit(code)
 
 
 def status() -> None:

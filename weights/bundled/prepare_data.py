@@ -12,7 +12,9 @@ folders as ``$MIRNET_TRAIN_DATA/<set>/…``.
 Each training file is then checked against the evaluation sets in ``--shared`` (``MANIFEST.sha256``): no byte-
 identical copy is allowed, and low-light pairs are also compared by content with the held-back LoL images (a
 re-encoded copy would not match by hash). FiveK pairs (``fivek_train``) are refused by id when DPE's test split
-holds them, and by hash or content when they are one of the shared FiveK evaluation pairs.
+holds them, and by hash or content when they are one of the shared FiveK evaluation pairs. LoL's our485 pairs
+(``lol485``) are laid out only next to ``--shared``'s LoL eval15: every pair that is an eval15 image (name, hash,
+content) or the same scene at another exposure is dropped.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ SOURCES = {
         ("data_root/eval/high", ".png", "pairs/high", None),
     ], "training: 323 low/normal-light 600×400 pairs in the LoL layout (LoL-style captures; the repository "
        "names no source or licence)"),
+    "lol485": ("KaushikSenth/Final-Report", "66661bb5f6b796a8f0751df9bbd332d74ba76cac", [
+        ("LOLdataset/our485/low", ".png", "low", None),
+        ("LOLdataset/our485/high", ".png", "high", None),
+    ], "training: LoL (LOL-v1) training split 'our485', low/normal-light 600×400 pairs (Wei, Wang, Yang, Liu, "
+       "'Deep Retinex Decomposition for Low-Light Enhancement', BMVC 2018), minus the pairs that are, or show the "
+       "scene of, an eval15 image; licence: LoL is published by its authors for research use "
+       "(https://daooshee.github.io/BMVC2018website/), not for redistribution beyond that; the repository (a "
+       "student project that committed the unzipped LOLdataset.zip) has no licence file"),
     "zerodce": ("Li-Chongyi/Zero-DCE_extension", "09f202b690f82da939b8e6ec8535960ae97ad8bd", [
         ("Zero-DCE++/data/train_data", ".jpg", "all", None),
     ], "training (unpaired, distillation inputs): Zero-DCE++'s 2002 multi-exposure training photos (SICE part 1); "
@@ -102,6 +112,9 @@ def extract(mirrors: Path, out: Path, shared: Path = Path("../shared/data")) -> 
         if name == "fivek_train":
             written += extract_fivek(mirrors, out, rules, use, shared)
             continue
+        if name == "lol485":
+            written += extract_lol485(mirrors, out, repo, commit, rules, use, shared)
+            continue
         mirror = mirrors / repo.replace("/", "+") / "repo"
         if not mirror.exists():
             print(f"{name}: {mirror} missing (fetch {repo}); skipped")
@@ -161,10 +174,11 @@ def fivek_refusal(fid: str, test_ids: set[str], train_ids: set[str]) -> str | No
     return None
 
 
-def _thumb(im) -> np.ndarray:
+def _thumb(im, resample: int | None = None) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(im.convert("RGB").resize((64, 64), Image.LANCZOS), np.float32) / 255.0
+    resample = Image.LANCZOS if resample is None else resample
+    return np.asarray(im.convert("RGB").resize((64, 64), resample), np.float32) / 255.0
 
 
 def shared_fivek(shared: Path) -> list[tuple[str, str, np.ndarray]]:
@@ -301,6 +315,151 @@ def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path)
         f"identical to the target, or without a same-size input/target, are dropped.\n"
         f"DROPPED: {'; '.join(dropped) or 'none'}\n")
     print(f"fivek_train: {len(kept)} pairs from {origins} — {len(excluded)} FiveK ids refused (DPE split)")
+    return written
+
+
+LOL_DARK = 0.25  # a low image at least this bright (RGB mean in [0, 1]) is not a low-light input
+# grey-structure correlation (low with low or high with high): our485's 11 same-scene frames of eval15 score
+# ≥ 0.983, the closest pair kept 0.820 (195.png)
+LOL_SAME_SCENE = 0.97
+
+
+def _structure(im) -> np.ndarray:
+    """64×64 grey thumbnail at zero mean and unit variance: the mean of the product of two is their correlation,
+    which ignores exposure, so it finds the same scene shot darker or brighter."""
+    from PIL import Image
+
+    x = np.asarray(im.convert("L").resize((64, 64), Image.BILINEAR), np.float64).ravel()
+    x = x - x.mean()
+    return x / (x.std() or 1.0)
+
+
+def _png_8bit_rgb(data: bytes) -> bool:
+    """PNG IHDR says 8 bits per channel, colour type 2 (RGB): Pillow opens 16-bit RGB PNGs as "RGB" too."""
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and data[24:26] == b"\x08\x02"
+
+
+def shared_lol(shared: Path) -> dict[str, list] | None:
+    """LoL eval15 from ``shared/lol``: each image's (name, sha256, 64 px RGB thumbnail), and each scene's (name,
+    low structure, high structure); None when there is none to check against."""
+    from PIL import Image
+
+    files = sorted((shared / "lol").glob("*/*.png"))
+    sides = {side: {f.name for f in files if f.parent.name == side} for side in ("low", "high")}
+    scenes = sorted(sides["low"] & sides["high"])
+    if not scenes:
+        return None
+    ims = {f"{f.parent.name}/{f.name}": (f.read_bytes(), Image.open(f)) for f in files}
+    return {
+        "images": [(k, hashlib.sha256(d).hexdigest(), _thumb(im, Image.BILINEAR)) for k, (d, im) in ims.items()],
+        "scenes": [(s, _structure(ims[f"low/{s}"][1]), _structure(ims[f"high/{s}"][1])) for s in scenes],
+    }
+
+
+def lol_refusal(name: str, data: dict[str, bytes], ims: dict, evaluation: dict[str, list]) -> str | None:
+    """Why one our485 pair (``data``/``ims`` keyed "low", "high") may not be trained on, or None."""
+    from PIL import Image
+
+    # (1) eval15 itself: LoL numbers its photos across both splits, so the same name is the same photo
+    if name in {s for s, _, _ in evaluation["scenes"]}:
+        return f"name of an eval15 image ({name})"
+    for side in ("low", "high"):
+        digest, thumb = hashlib.sha256(data[side]).hexdigest(), _thumb(ims[side], Image.BILINEAR)
+        for ref, ref_digest, ref_thumb in evaluation["images"]:
+            if digest == ref_digest:
+                return f"{side} identical (sha256) to eval {ref}"
+            diff = float(np.abs(thumb - ref_thumb).mean())
+            if diff < 2 / 255:  # a re-encoded copy, or the next frame of an eval15 shot
+                return f"{side} content ~ eval {ref} (diff {diff * 255:.2f}/255)"
+    # (2) a usable low-light pair
+    if not all(_png_8bit_rgb(data[s]) and ims[s].mode == "RGB" for s in ("low", "high")):
+        return f"not 8-bit RGB ({ims['low'].mode}, {ims['high'].mode})"
+    if ims["low"].size != ims["high"].size:
+        (lw, lh), (hw, hh) = ims["low"].size, ims["high"].size
+        return f"sizes differ ({lw}×{lh} vs {hw}×{hh})"
+    low, high = (float(np.asarray(ims[s], np.float32).mean()) / 255 for s in ("low", "high"))
+    if low >= LOL_DARK:
+        return f"low mean {low:.3f} ≥ {LOL_DARK} (not dark enough)"
+    if low >= high:
+        return f"low not darker than high ({low:.3f} vs {high:.3f})"
+    # (3) an eval15 scene at another exposure: too close to the test photos, though not the same picture
+    low_s, high_s = _structure(ims["low"]), _structure(ims["high"])
+    for scene, ref_low, ref_high in evaluation["scenes"]:
+        c_low, c_high = float((low_s * ref_low).mean()), float((high_s * ref_high).mean())
+        if max(c_low, c_high) >= LOL_SAME_SCENE:
+            return f"scene of eval {scene} (corr high {c_high:.3f}, low {c_low:.3f})"
+    return None
+
+
+def extract_lol485(mirrors: Path, out: Path, repo: str, commit: str, rules: list, use: str,
+                   shared: Path) -> list[Path]:
+    """lol485/{low,high}: LoL's our485 pairs, byte-identical to the source blobs, without eval15 or its scenes."""
+    from PIL import Image
+
+    mirror = mirrors / repo.replace("/", "+") / "repo"
+    if not mirror.exists():
+        print(f"lol485: {mirror} missing (fetch {repo}); skipped")
+        return []
+    evaluation = shared_lol(shared)
+    if evaluation is None:  # without eval15 no pair can be cleared
+        print(f"lol485: no LoL eval15 in {shared / 'lol'} (low/, high/): cannot check the evaluation images; "
+              "not laid out")
+        return []
+    blobs: dict[str, dict[str, tuple[str, str]]] = {}  # name → side → (path, blob)
+    for folder, suffix, side, _ in rules:
+        for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
+            meta, path = line.split("\t", 1)
+            if path.endswith(suffix) and meta.split()[1] == "blob":  # .DS_Store and the like are not photos
+                blobs.setdefault(Path(path).name, {})[side] = (path, meta.split()[2])
+    dest = out / "lol485"
+    written, kept, dropped, means = [], [], [], []
+    for name in sorted(blobs, key=lambda n: (len(n), n)):  # numeric names: 2.png before 10.png
+        if len(blobs[name]) < 2:
+            why = f"no {'high' if 'low' in blobs[name] else 'low'} image"
+        else:
+            try:
+                data = {side: _git(mirror, "cat-file", "blob", blob) for side, (_, blob) in blobs[name].items()}
+            except subprocess.CalledProcessError:  # a file the snapshot lacks (too large)
+                data = None
+            if data is None:
+                why = "not in the snapshot"
+            else:
+                try:
+                    ims = {side: Image.open(io.BytesIO(d)) for side, d in data.items()}
+                    for im in ims.values():
+                        im.load()
+                except OSError as e:  # a broken file: skipped, not fatal to the whole step
+                    why = f"not a readable image ({e})"
+                else:
+                    why = lol_refusal(name, data, ims, evaluation)
+        if why:
+            print(f"lol485: {name}: {why}; skipped")
+            dropped.append(f"{name}: {why}")
+            continue
+        for side in ("low", "high"):
+            target = dest / side / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data[side])  # the source bytes: provenance checkable with git hash-object
+            written.append(target)
+        means.append(tuple(float(np.asarray(ims[s], np.float32).mean()) / 255 for s in ("low", "high")))
+        kept.append(name)
+    if not kept:
+        return written
+    low_mean, high_mean = (float(np.mean([m[i] for m in means])) for i in (0, 1))
+    n_images = len(evaluation["images"])
+    (dest / "SOURCE.txt").write_text(
+        f"{repo} @ {commit}\n{use}\n"
+        f"Source paths: {', '.join(f'{folder}/*{suffix} → {side}/' for folder, suffix, side, _ in rules)} "
+        f"(file names kept; bytes identical to the source blobs).\n"
+        f"COUNT: {len(kept)} pairs (of {len(blobs)}); mean brightness (RGB mean in [0, 1]) low {low_mean:.4f}, "
+        f"high {high_mean:.4f}, max low {max(m[0] for m in means):.4f}.\n"
+        f"CHECKS against the {n_images} LoL eval15 images in {shared / 'lol'}: (1) no eval15 name, no sha256 match, "
+        f"no 64 px RGB thumbnail (bilinear) within a mean abs diff of 2/255 of one, for the low and the high image; "
+        f"(2) both 8-bit RGB PNG, same size, low mean < {LOL_DARK}, low darker than high; (3) no eval15 scene at "
+        f"another exposure: 64 px grey thumbnails (bilinear, zero mean, unit variance) correlating "
+        f"≥ {LOL_SAME_SCENE} with an eval15 scene's, low with low or high with high.\n"
+        f"DROPPED ({len(dropped)}): {'; '.join(dropped) or 'none'}\n")
+    print(f"lol485: {len(kept)} pairs from {repo} @ {commit[:7]}, {len(dropped)} dropped — {use}")
     return written
 
 

@@ -31,6 +31,7 @@ SETS = {
     "sr-x3": "Set14 + McMaster, bicubic ×3 (Y, border 3)",
     "sr-x4": "Set14 + McMaster, bicubic ×4 (Y, border 4)",
     "oldphoto-kodak": "Kodak kodim19–24, simulated old-print damage (`--degrade oldphoto --seed 0`)",
+    "oldphoto-unseen": "Kodak kodim19–24, an old-print damage no training mode makes (`--degrade oldphoto-unseen --seed 0`)",
 }
 BASELINE_NAMES = {"nlmeans": "OpenCV non-local means", "clahe-gamma": "CLAHE + gamma", "clahe": "CLAHE + gamma",
                   "identity": "bicubic", "bicubic": "bicubic",
