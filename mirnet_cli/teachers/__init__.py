@@ -20,7 +20,6 @@ shapes compared with the architecture before loading, strictly.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -78,14 +77,6 @@ class Teacher(nn.Module):
         return self.net(x)[..., :h, :w].clamp(0.0, 1.0)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_teacher(source: str | Path, *, sigma: float | None = None) -> Teacher:
     """Load a distillation teacher from ``source`` (a file, an export folder, a registry name, ``hf://``, URL).
 
@@ -104,12 +95,13 @@ def load_teacher(source: str | Path, *, sigma: float | None = None) -> Teacher:
         read_checkpoint,
         resolve_source,
     )
+    from ..loading.sources import sha256_file
     from ..models import mirnet_v1, mirnet_v2
 
     # Recipes name teachers as $MIRNET_TRAIN_DATA/teachers/…: expand variables like every training data path.
     path, hint = resolve_source(os.path.expandvars(str(source)))
     file = path / "model.safetensors" if path.is_dir() else path
-    provenance: dict[str, Any] = {"source": str(source), "sha256": _sha256(file) if file.is_file() else None}
+    provenance: dict[str, Any] = {"source": str(source), "sha256": sha256_file(file) if file.is_file() else None}
     state: dict[str, torch.Tensor] = {}
     if path.is_file():
         state, _ = read_checkpoint(path)

@@ -235,16 +235,6 @@ def keep_colour(target: np.ndarray, inp: np.ndarray) -> np.ndarray:
     return np.clip(cv2.cvtColor(lab_t, cv2.COLOR_Lab2RGB), 0.0, 1.0).astype(np.float32)
 
 
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def zoom_out(arrays: list[np.ndarray], patch: int, rng: np.random.Generator) -> list[np.ndarray]:
     """``arrays`` shrunk alike (area average) by a factor drawn log-uniformly from [patch / short side, 1]."""
     import cv2
@@ -392,8 +382,10 @@ class PatchDataset(Dataset):
         """The teacher's output on the whole image ``inp`` (read from / written to the teacher cache)."""
         cached = None
         if self.teacher_cache is not None and path is not None:
+            from ..loading.sources import sha256_file
+
             teacher = getattr(self.teacher, "provenance", None) or {}
-            key = f"{teacher.get('sha256', 'unknown')[:16]}-{teacher.get('sigma', '')}-{_file_sha256(path)[:32]}"
+            key = f"{teacher.get('sha256', 'unknown')[:16]}-{teacher.get('sigma', '')}-{sha256_file(path)[:32]}"
             cached = self.teacher_cache / f"{key}.npy"
             try:
                 arr = np.load(cached, allow_pickle=False)
