@@ -198,8 +198,6 @@ _SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 
 def old_photo(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A scanned old print: fading (lower contrast, lifted blacks), sepia/yellowing, softness, film grain,
     scratches and dust, then JPEG artefacts (quality 20–60)."""
-    import cv2
-
     h, w = img.shape[:2]
     out = _blur(img, rng.uniform(0.3, 1.2))
     tone = np.clip(out @ _SEPIA.T, 0, 1)
@@ -209,34 +207,27 @@ def old_photo(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     grain = _blur(rng.standard_normal((h, w)).astype(np.float32), rng.uniform(0.5, 1.2))
     grain = grain / max(float(grain.std()), 1e-6)
     out = out + rng.uniform(0.02, 0.06) * grain[..., None]
-    scratches = np.zeros((h, w), np.float32)
-    for _ in range(int(rng.integers(1, 6))):
-        x0, x1 = rng.integers(0, w, size=2)
-        y0, y1 = 0, h - 1
-        if rng.random() < 0.3:  # some scratches run sideways
-            (x0, y0), (x1, y1) = (0, int(rng.integers(0, h))), (w - 1, int(rng.integers(0, h)))
-        cv2.line(scratches, (int(x0), int(y0)), (int(x1), int(y1)), float(rng.uniform(0.4, 1.0)),
-                 thickness=int(rng.integers(1, 3)))
-    for _ in range(int(rng.integers(5, 40))):
-        cv2.circle(scratches, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, 3)),
-                   float(rng.uniform(0.3, 0.9)), thickness=-1)
+    scratches = _scratches(h, w, rng, lines=(1, 6), dust=(5, 40))
     sign = 1.0 if rng.random() < 0.7 else -1.0  # mostly bright (emulsion lost), sometimes dark
     out = np.clip(out + sign * scratches[..., None], 0, 1)
     return _jpeg(out.astype(np.float32), rng.integers(20, 61))
 
 
-def _scratches(h: int, w: int, rng: np.random.Generator, lines: int, dust: int, thickness: tuple[int, int]) -> np.ndarray:
+def _scratches(h: int, w: int, rng: np.random.Generator, lines: tuple[int, int],
+               dust: tuple[int, int]) -> np.ndarray:
+    """An H×W mask of scratches (1–2 px lines, mostly top to bottom) and dust specks; each count is drawn from
+    ``[low, high)``."""
     import cv2
 
     marks = np.zeros((h, w), np.float32)
-    for _ in range(lines):
+    for _ in range(int(rng.integers(*lines))):
         x0, x1 = rng.integers(0, w, size=2)
         y0, y1 = 0, h - 1
         if rng.random() < 0.3:  # some scratches run sideways
             (x0, y0), (x1, y1) = (0, int(rng.integers(0, h))), (w - 1, int(rng.integers(0, h)))
         cv2.line(marks, (int(x0), int(y0)), (int(x1), int(y1)), float(rng.uniform(0.4, 1.0)),
-                 thickness=int(rng.integers(thickness[0], thickness[1] + 1)))
-    for _ in range(dust):
+                 thickness=int(rng.integers(1, 3)))
+    for _ in range(int(rng.integers(*dust))):
         cv2.circle(marks, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, 3)),
                    float(rng.uniform(0.3, 0.9)), thickness=-1)
     return marks
@@ -263,7 +254,7 @@ def old_photo_wide(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         grain = _blur(grain, rng.uniform(0.5, 1.2))
     grain = grain / max(float(grain.std()), 1e-6)
     out = out + (0.005 + 0.055 * s * u()) * grain[..., None]
-    marks = _scratches(h, w, rng, int(rng.integers(0, int(5 * s) + 1)), int(rng.integers(0, int(40 * s) + 1)), (1, 2))
+    marks = _scratches(h, w, rng, lines=(0, int(5 * s) + 1), dust=(0, int(40 * s) + 1))
     sign = 1.0 if rng.random() < 0.7 else -1.0
     out = np.clip(out + sign * marks[..., None], 0, 1).astype(np.float32)
     return _jpeg(out, rng.integers(30, 91)) if rng.random() < s / 2 else out

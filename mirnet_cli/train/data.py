@@ -381,11 +381,13 @@ class PatchDataset(Dataset):
     def _taught(self, inp: np.ndarray, path: Path | None) -> np.ndarray:
         """The teacher's output on the whole image ``inp`` (read from / written to the teacher cache)."""
         cached = None
-        if self.teacher_cache is not None and path is not None:
+        teacher = getattr(self.teacher, "provenance", None) or {}
+        # Outputs are filed under the teacher's digest: a teacher without one (nothing to tell it from another) is
+        # never cached.
+        if self.teacher_cache is not None and path is not None and teacher.get("sha256"):
             from ..loading.sources import sha256_file
 
-            teacher = getattr(self.teacher, "provenance", None) or {}
-            key = f"{teacher.get('sha256', 'unknown')[:16]}-{teacher.get('sigma', '')}-{sha256_file(path)[:32]}"
+            key = f"{teacher['sha256'][:16]}-{teacher.get('sigma', '')}-{sha256_file(path)[:32]}"
             cached = self.teacher_cache / f"{key}.npy"
             try:
                 arr = np.load(cached, allow_pickle=False)
@@ -483,6 +485,8 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
         mode = spec.get("synthetic")
         weight = float(spec.get("weight", 1.0))
         label = "/".join(data_path(folder).parts[-2:]) or str(folder)
+        tw = spec.get("teacher_weight")
+        teacher_weight = None if tw is None else float(tw)
         if spec.get("unpaired"):
             inputs = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                         say=report)
@@ -490,16 +494,13 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
         elif mode:
             clean = check_training_set(clean_images(folder, exclude), lambda p: [p], min_images=min_images,
                                        say=report)
-            tw = spec.get("teacher_weight")
-            out.append(Source(clean=clean, mode=mode, weight=weight, label=label,
-                              teacher_weight=None if tw is None else float(tw)))
+            out.append(Source(clean=clean, mode=mode, weight=weight, label=label, teacher_weight=teacher_weight))
         else:
             pairs = check_training_set(paired_samples(folder, exclude, scale=scale if isinstance(scale, int) else 4),
                                        lambda s: [*s.inputs, s.target], min_images=min_images, say=report,
                                        what="training pair")
-            tw = spec.get("teacher_weight")
             out.append(Source(pairs=pairs, weight=weight, label=label, keep_colour=_colour_reference(spec),
-                              teacher_weight=None if tw is None else float(tw)))
+                              teacher_weight=teacher_weight))
     if not out:
         raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic) "
                           "or data.sources")

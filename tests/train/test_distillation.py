@@ -271,3 +271,11 @@ def test_keep_colour_values_are_checked(source, pairs):
     cfg.data.sources = [{"dir": str(pairs), **source}]
     with pytest.raises(TrainConfigError, match="keep_colour must be"):
         cfg.check()
+
+
+def test_a_teacher_without_a_digest_is_never_cached(photos, tmp_path):
+    anonymous = _Warm()
+    anonymous.provenance = {"sha256": None}  # e.g. a folder without model.safetensors: nothing names its outputs
+    ds = PatchDataset(0, sources=[Source(inputs=clean_images(photos))], teacher=anonymous, teacher_cache=tmp_path / "c")
+    ds._source(0, 0)
+    assert anonymous.calls == 1 and not (tmp_path / "c").exists()
