@@ -101,6 +101,9 @@ class OptimConfig:
     loss: str = "charbonnier"  # charbonnier | l1 | mse
     charbonnier_eps: float = 1e-3
     grad_clip: float | None = None  # max gradient norm (None: no clipping)
+    # Exponential moving average of the weights (0 = off; e.g. 0.999): validation, best.pt and the exported model
+    # use the average, which smooths out the last steps' noise (small batches swing a low-light model's exposure).
+    ema: float = 0.0
 
 
 @dataclass
@@ -213,7 +216,8 @@ class TrainConfig:
             where = f"data.sources[{i}]"
             if not isinstance(src, dict) or not src.get("dir"):
                 raise TrainConfigError(f"{where} needs a 'dir' (and optionally synthetic, weight, exclude)")
-            known = ("dir", "synthetic", "weight", "exclude", "unpaired", "keep_colour", "teacher_weight")
+            known = ("dir", "synthetic", "weight", "exclude", "unpaired", "keep_colour", "teacher_weight",
+                     "partial_edit")
             unknown = set(src) - set(known)
             if unknown:
                 raise TrainConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
@@ -225,6 +229,13 @@ class TrainConfig:
                                            "it needs a teacher and a paired or synthetic source")
                 if not isinstance(tw, (int, float)) or isinstance(tw, bool) or not 0.0 <= tw <= 1.0:
                     raise TrainConfigError(f"{where}.teacher_weight must be from 0 to 1, got {tw!r}")
+            if "partial_edit" in src:
+                pe = src["partial_edit"]
+                if src.get("unpaired") or src.get("synthetic"):
+                    raise TrainConfigError(f"{where}.partial_edit blends a pair's ground truth into its input: it "
+                                           "needs a paired source")
+                if not isinstance(pe, (int, float)) or isinstance(pe, bool) or not 0.0 <= pe < 1.0:
+                    raise TrainConfigError(f"{where}.partial_edit must be from 0 to below 1, got {pe!r}")
             colour = src.get("keep_colour")
             if colour not in (None, False, True, "input", "target") or (colour == "target" and src.get("unpaired")):
                 raise TrainConfigError(f"{where}.keep_colour must be true / input (the input's mean colour) or, for "
@@ -259,6 +270,8 @@ class TrainConfig:
             raise TrainConfigError(f"data.small_images must be pad or skip, not {self.data.small_images!r}")
         if str(self.amp).lower() not in AMP_MODES:
             raise TrainConfigError(f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
+        if not 0.0 <= float(self.optim.ema) < 1.0:
+            raise TrainConfigError(f"optim.ema must be in [0, 1) (0 = off, e.g. 0.999), not {self.optim.ema!r}")
         if self.optim.loss not in LOSSES:
             raise TrainConfigError(f"optim.loss must be one of {', '.join(LOSSES)}, not {self.optim.loss!r}")
         if not (self.optim.lr > 0 and 0 <= self.optim.eta_min <= self.optim.lr):

@@ -183,6 +183,8 @@ class Source:
     # see :func:`keep_colour`. None: the teacher's colours.
     keep_colour: str | None = None
     teacher_weight: float | None = None  # this source's share of the teacher in its targets (default: the run's)
+    # Pairs: each input becomes (1 − m)·input + m·ground truth, m ~ U(0, partial_edit), see :func:`partial_edit`.
+    partial_edit: float = 0.0
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.pairs, self.clean, self.inputs)) != 1:
@@ -233,6 +235,17 @@ def keep_colour(target: np.ndarray, inp: np.ndarray) -> np.ndarray:
     shift = lab_x[..., 1:].reshape(-1, 2).mean(0) - lab_t[..., 1:].reshape(-1, 2).mean(0)
     lab_t[..., 1:] += (light / mean_l)[..., None] * shift.astype(np.float32)
     return np.clip(cv2.cvtColor(lab_t, cv2.COLOR_Lab2RGB), 0.0, 1.0).astype(np.float32)
+
+
+def partial_edit(inputs: list[np.ndarray], target: np.ndarray, m: float) -> list[np.ndarray]:
+    r"""Inputs moved a share ``m`` of the way to the ground truth: :math:`x' = (1 - m)\,x + m\,y`.
+
+    Retouching pairs (FiveK) come in several input renderings, some much flatter than others; a model trained on
+    flat inputs alone applies its whole edit to an input that is already half way there. Blending in part of the
+    target shows it inputs that need less, with the same target. Inputs of another size (none in practice) are
+    left as they are.
+    """
+    return [((1.0 - m) * x + m * target).astype(np.float32) if x.shape == target.shape else x for x in inputs]
 
 
 def zoom_out(arrays: list[np.ndarray], patch: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -440,6 +453,9 @@ class PatchDataset(Dataset):
         k = int(rng.integers(0, len(src)))
         arrays = self._readable_source(j, k)
         if src.clean is None:
+            if src.partial_edit > 0 and src.pairs is not None:  # draws nothing unless the source asks for it
+                arrays = [*partial_edit(arrays[:-1], arrays[-1], float(rng.uniform(0.0, src.partial_edit))),
+                          arrays[-1]]
             if self.zoom > 0 and rng.random() < self.zoom:
                 arrays = zoom_out(arrays, patch, rng)
             inp, tgt = _crop_flip(arrays, patch, rng, self.flips)
@@ -500,7 +516,7 @@ def build_sources(data: Any, scale: int | list[int] = 4, *,
                                        lambda s: [*s.inputs, s.target], min_images=min_images, say=report,
                                        what="training pair")
             out.append(Source(pairs=pairs, weight=weight, label=label, keep_colour=_colour_reference(spec),
-                              teacher_weight=teacher_weight))
+                              teacher_weight=teacher_weight, partial_edit=float(spec.get("partial_edit", 0.0))))
     if not out:
         raise MirnetError("no training data: give --train-dir (paired folders, or clean photos with --synthetic) "
                           "or data.sources")

@@ -27,6 +27,7 @@ signals; checkpoint files in :mod:`.state`.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -65,6 +66,7 @@ __all__ = [
     "save_checkpoint",
     "train",
     "validate",
+    "WeightAverage",
 ]
 
 MAX_BAD_STEPS = 20  # consecutive non-finite losses/gradients before giving up
@@ -91,6 +93,37 @@ def _loss_fn(name: str, eps: float) -> Callable[[torch.Tensor, torch.Tensor], to
     if name == "mse":
         return lambda p, t: ((p - t) ** 2).mean()
     return lambda p, t: charbonnier(p, t, eps)
+
+
+class WeightAverage:
+    """Exponential moving average of a model's weights (``optim.ema``), kept beside the trained model.
+
+    After each optimiser step ``θ̄ ← d·θ̄ + (1 − d)·θ`` with ``d = min(decay, (1 + n)/(10 + n))`` for the ``n``-th
+    update, so the average follows the first steps of a run closely (timm's ModelEmaV3 warm-up); buffers are
+    copied. Checkpoints store it as ``params_ema`` (the key BasicSR uses, which :func:`mirnet_cli.load_model`
+    prefers), with ``ema_updates``.
+
+    Reference: Polyak & Juditsky, "Acceleration of stochastic approximation by averaging", SIAM J. Control Optim.
+    1992.
+    """
+
+    def __init__(self, model: nn.Module, decay: float, state: dict[str, Any] | None = None):
+        self.decay = float(decay)
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.updates = 0
+        if state is not None and isinstance(state.get("params_ema"), dict):
+            self.model.load_state_dict(state["params_ema"])
+            self.updates = int(state.get("ema_updates", 0))
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        avg = [p for p in self.model.parameters()]
+        cur = [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(avg, cur, 1.0 - d)
+        for b_avg, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            b_avg.copy_(b)
 
 
 def cosine_lr(iteration: int, total: int, lr: float, eta_min: float) -> float:
@@ -295,6 +328,9 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
             raise MirnetError(f"{ckpt_path}: does not fit {cfg.arch} {cfg.model} ({str(exc).splitlines()[0]})") from None
+    # A run that turns the average on when resumed starts it from the checkpoint's weights.
+    ema = WeightAverage(model, cfg.optim.ema, state) if cfg.optim.ema > 0 else None
+    scored = ema.model if ema is not None else model  # what is validated and exported
     net: nn.Module = model
     if d.world > 1:
         net = nn.parallel.DistributedDataParallel(
@@ -374,6 +410,7 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
         st = {"format": FORMAT, "version": 1, "iteration": iteration, "arch": cfg.arch,
               "model_config": dict(model.config), "model": model.state_dict(), "optimizer": opt.state_dict(),
               "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+              **({"params_ema": ema.model.state_dict(), "ema_updates": ema.updates} if ema is not None else {}),
               "scheduler": {"name": "cosine", "total": total, "lr": cfg.optim.lr, "eta_min": cfg.optim.eta_min,
                             "last_lr": opt.param_groups[0]["lr"]},
               "stage": {"index": stage, "patch": patch, "batch": batch},
@@ -428,11 +465,15 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
                 scaler.step(opt)
                 scaler.update()
+                if ema is not None:  # a step the scaler skipped left the weights as they were
+                    ema.update(model)
             else:
                 # The gradients are already all-reduced, so every rank takes the same decision here.
                 norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip or math.inf)
                 if torch.isfinite(norm):
                     opt.step()
+                    if ema is not None:
+                        ema.update(model)
                     bad_steps = 0
                 else:
                     bad_steps += 1
@@ -457,7 +498,7 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
             is_best = False
             if d.main and val_pairs and (it % cfg.schedule.val_every == 0 or it == total):
                 samples_dir = out / "samples" / f"iter_{it:08d}" if data.val_samples > 0 else None
-                last_val = validate(model, val_pairs, samples_dir=samples_dir, samples=data.val_samples)
+                last_val = validate(scored, val_pairs, samples_dir=samples_dir, samples=data.val_samples)
                 runlog.write(kind="val", iteration=it, **last_val, seconds=round(time.perf_counter() - t0, 3))
                 emit(f"iteration {it}: validation PSNR {last_val['psnr']:.2f} dB, SSIM {last_val['ssim']:.4f}")
                 if last_val["psnr"] > best:
@@ -478,7 +519,7 @@ def _train(cfg: TrainConfig, d: Dist, *, resume: bool, progress: bool, say: Call
                 "iterations": it, "config": cfg.to_dict(),
                 "teacher": teacher.provenance if teacher is not None else None, "best_val_psnr": summary["best_val_psnr"],
                 "best_iteration": summary["best_iteration"], "last_val": last_val, "torch": str(torch.__version__)}}
-            save_pretrained(model, out, card=card)
+            save_pretrained(scored, out, card=card)
         say(f"done: {it} iterations in {summary['seconds']:.0f} s; model exported to {out}/model.safetensors "
             "+ config.json" + (f" (best validation PSNR {best:.2f} dB at iteration {best_iter})"
                                if best != -math.inf else ""))

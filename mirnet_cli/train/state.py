@@ -8,6 +8,8 @@ lists and dicts — nothing that needs arbitrary unpickling::
     arch, model_config
     model          the state_dict (unwrapped from DDP)
     optimizer      Adam state_dict
+    params_ema     the weights' moving average when ``optim.ema`` > 0 (what validation scores and the export holds;
+                   ``load_model`` prefers this key), with ``ema_updates``
     scaler         GradScaler state_dict ({} when AMP fp16 is off)
     scheduler      {"name": "cosine", "total": T, "lr": η₀, "eta_min": …, "last_lr": …} (the lr is a pure function
                    of the iteration; recorded for inspection)

@@ -6,6 +6,7 @@ them, so these tests need neither the mirrors nor ../shared/data.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import subprocess
@@ -152,9 +153,59 @@ def test_fivek_sources_name_their_terms(prep):
     repo, commit, rules, use = prep.SOURCES["fivek_train"]
     assert repo is None and commit is None
     assert {r[0] for r in rules} == {"sjmoran/curl-image-enhancement", "sjmoran/deeplpf-image-enhancement",
-                                     "eezkni/UEGAN"}
+                                     "eezkni/UEGAN", "hermosayhl/DeepUPE_pytorch", "zakaria-narjis/ai-photo-enhancer"}
     assert all(len(r[1]) == 40 and r[5] for r in rules)  # pinned commits, a licence each
-    assert "MIT-Adobe FiveK" in use and "research use only" in use
+    assert all("Expert C" in r[6] for r in rules if len(r) > 6)  # the newer sources say why the target is expert C
+    assert "MIT-Adobe FiveK" in use and "research use only" in use and "downscaled alike to 512 px" in use
+
+
+def test_fivek_jpegs_name_patterns_and_downscaling(prep, tmp_path, monkeypatch, capsys):
+    """A folder may hold inputs and targets apart by a name pattern; JPEG pairs over 1024 px are downscaled alike."""
+    mirrors, out, shared = tmp_path / "mirrors", tmp_path / "out", _shared(tmp_path / "shared")
+    split = _mirror(mirrors, "x/split", {"test.txt": b"a0003\n", "train.txt": b"a0002\na0005\na0006\n"})
+    monkeypatch.setattr(prep, "FIVEK_SPLIT", ("x/split", split, "test.txt", "train.txt", "Apache-2.0"))
+    big_in, big_out = _smooth(30, (1200, 800)), _smooth(31, (1200, 800))
+    small_in, small_out = _smooth(32, (300, 200)), _smooth(33, (300, 200))
+    files = {
+        "hr/input/a0002-big.jpg": _encode(big_in, "JPEG", quality=95),
+        "hr/expertC_gt/a0002-big.jpg": _encode(big_out, "JPEG", quality=95),
+        "samples/a0005-x_original.jpg": _encode(small_in, "JPEG", quality=95),
+        "samples/a0005-x_C.jpg": _encode(small_out, "JPEG", quality=95),
+        "samples/a0005-x_B.jpg": _encode(_smooth(34, (300, 200)), "JPEG", quality=95),  # another expert: ignored
+        "samples/a0006-y_original.jpg": _encode(_smooth(35, (300, 200)), "JPEG"),  # no _C target: not a pair
+    }
+    commit = _mirror(mirrors, "x/src", files)
+    rules = [("x/src", commit, "hr/input", "hr/expertC_gt", "hr", "MIT"),
+             ("x/src", commit, "samples/*_original.jpg", "samples/*_C.jpg", "smp", "none stated", "Expert C: _C")]
+
+    written = prep.extract_fivek(mirrors, out, rules, "training: test pairs", shared)
+
+    dest = out / "fivek_train"
+    assert sorted(p.relative_to(dest).as_posix() for p in written) == [
+        "expertC/a0002.png", "expertC/a0005.png", "input/a0002.png", "input/a0005.png"]
+    for name, arr in (("input/a0002", big_in), ("expertC/a0002", big_out)):
+        im = Image.open(dest / f"{name}.png")
+        assert im.mode == "RGB" and im.size == (512, 341)  # 1200×800 → long side 512, both alike
+        expected = np.asarray(Image.fromarray(arr).resize((512, 341), Image.LANCZOS), np.float32)
+        assert np.abs(np.asarray(im, np.float32) - expected).mean() < 3  # the same picture (JPEG-coded source)
+    assert Image.open(dest / "input" / "a0005.png").size == (300, 200)  # under 1024 px: kept at its size
+    manifest = (dest / "MANIFEST.tsv").read_text().splitlines()[1:]
+    assert [row.split("\t")[:2] + row.split("\t")[4:5] for row in manifest] == [
+        ["a0002", "hr", "512x341"], ["a0005", "smp", "300x200"]]
+    assert manifest[1].split("\t")[2:4] == ["x+src/samples/a0005-x_original.jpg", "x+src/samples/a0005-x_C.jpg"]
+    source = (dest / "SOURCE.txt").read_text()
+    assert "downscaled: a0002 1200×800 → 512×341" in source
+    assert "samples/*_original.jpg → input/, samples/*_C.jpg → expertC/; 1 pairs (a0005); licence none stated" in source
+    assert "; Expert C: _C" in source and "mean PSNR(input, expertC)" in source
+    assert "a0006" not in capsys.readouterr().out  # an input without a target is no candidate
+
+
+def test_shared_pair_check_by_structure(prep, tmp_path):
+    """Another rendering of a shared photo (its tones changed, its structure kept) is refused too."""
+    shared = prep.shared_fivek(_shared(tmp_path / "shared"))
+    darker = _encode((_smooth(1).astype(np.float32) * 0.6 + 10).astype(np.uint8), "JPEG", quality=90)
+    found = prep.same_as_shared([(darker, Image.open(io.BytesIO(darker)))], shared)
+    assert found.startswith("same picture as shared fivek/input/a0100.png (structure correlation")
 
 
 # lol485: LoL's our485 pairs, laid out only when the LoL eval15 images in ../shared/data/lol can be checked.
@@ -266,3 +317,95 @@ def test_lol485_source_is_pinned_and_names_its_terms(prep):
     assert (repo, commit) == ("KaushikSenth/Final-Report", "66661bb5f6b796a8f0751df9bbd332d74ba76cac")
     assert [r[:3] for r in rules] == [(f"{LOL}/low", ".png", "low"), (f"{LOL}/high", ".png", "high")]
     assert "BMVC 2018" in use and "research use" in use and "no licence file" in use
+
+
+# sr_clean: clean photos for super-resolution, never an evaluation image (id, hash, content at any 90° rotation).
+
+BSDS = "BSR/BSDS500/data/images"
+
+
+def _sr_shared(root: Path) -> Path:
+    """A Set5 and a Set14 image (the sizes of real ones), and the MANIFEST.sha256 of --shared."""
+    _png(_smooth(60, (300, 260)), root / "set14" / "face.png")
+    _png(_smooth(61, (260, 300)), root / "set5" / "HR" / "woman.png")
+    (root / "MANIFEST.sha256").write_text("0" * 64 + "  ./sidd/noisy.mat\n")
+    return root
+
+
+def test_sr_clean_refuses_evaluation_images_and_lays_out_clean_ones(prep, tmp_path, capsys):
+    shared = _sr_shared(tmp_path / "shared")
+    set14 = np.asarray(Image.open(shared / "set14" / "face.png"))
+    val = _smooth(62, (320, 256))
+    kept_jpeg = _encode(_smooth(63, (320, 256)), "JPEG", quality=95)
+    kept_rgba = _smooth(64, (256, 320))
+    files = {
+        f"{BSDS}/val/3096.jpg": _encode(val, "JPEG", quality=95),
+        f"{BSDS}/train/3096.jpg": _encode(_smooth(65, (320, 256)), "JPEG", quality=95),  # a BSD100 id
+        f"{BSDS}/train/a_kept.jpg": kept_jpeg,
+        f"{BSDS}/train/b_rgba.png": _encode(kept_rgba, mode="RGBA"),
+        # Set14's image enlarged and re-encoded: another hash, the same picture at 64 px
+        f"{BSDS}/train/c_set14.jpg": _encode(np.asarray(Image.fromarray(set14).resize((420, 364), Image.LANCZOS)),
+                                             "JPEG", quality=95),
+        f"{BSDS}/train/d_set5.png": _encode(np.rot90(np.asarray(Image.open(shared / "set5" / "HR" / "woman.png")))),
+        f"{BSDS}/train/e_exact.png": (shared / "set14" / "face.png").read_bytes(),
+        f"{BSDS}/train/f_valcopy.png": _encode(val),  # a BSD100 photo under another name
+        f"{BSDS}/train/g_small.png": _encode(_smooth(66, (255, 400))),
+        f"{BSDS}/train/h_blocky.jpg": _encode(_smooth(67, (320, 256)), "JPEG", quality=50),
+        f"{BSDS}/train/i_dup.png": _encode(np.minimum(_smooth(63, (320, 256)).astype(np.int16) + 3, 255)
+                                           .astype(np.uint8)),
+        f"{BSDS}/train/Thumbs.db": b"\0" * 64,
+    }
+    commit = _mirror(tmp_path / "mirrors", "x/bsds", files)
+    rules = [("x/bsds", commit, f"{BSDS}/train", "", "bsds500", "MIT", f"{BSDS}/val"),
+             ("x/gone", commit, f"{BSDS}/train", ".jpg", "gone", "MIT", f"{BSDS}/val")]
+
+    written = prep.extract_sr_clean(tmp_path / "mirrors", tmp_path / "out", rules, "training: SR photos", shared)
+
+    dest = tmp_path / "out" / "sr_clean"
+    assert [p.name for p in written] == ["bsds500_a_kept.png", "bsds500_b_rgba.png"]
+    decoded = np.asarray(Image.open(io.BytesIO(kept_jpeg)).convert("RGB"))
+    for name, arr in (("bsds500_a_kept.png", decoded), ("bsds500_b_rgba.png", kept_rgba)):
+        im = Image.open(dest / name)
+        assert im.format == "PNG" and im.mode == "RGB" and np.array_equal(np.asarray(im), arr)  # alpha dropped
+    log = capsys.readouterr().out
+    src = f"sr_clean: x/bsds/{BSDS}/train"
+    assert f"{src}/3096.jpg: id 3096 is a BSD100 image" in log
+    assert f"{src}/c_set14.jpg: same picture as shared set14/face.png (corr" in log
+    assert f"{src}/d_set5.png: same picture as shared set5/HR/woman.png (corr" in log  # turned by 90°
+    assert f"{src}/e_exact.png: identical (sha256) to shared set14/face.png" in log
+    assert f"{src}/f_valcopy.png: same picture as BSD100 x/bsds/{BSDS}/val/3096.jpg" in log
+    assert f"{src}/g_small.png: too small (255×400, short side < 256)" in log
+    assert f"{src}/h_blocky.jpg: JPEG quality 50 < 90" in log
+    assert f"{src}/i_dup.png: near-duplicate of kept bsds500_a_kept.png (corr" in log
+    assert f"{src}/Thumbs.db: not a readable image" in log
+    assert sum("x+gone/repo missing" in line for line in log.splitlines()) == 1
+    rows = [row.split("\t") for row in (dest / "MANIFEST.tsv").read_text().splitlines()]
+    assert rows[0] == ["name", "source_repo", "path", "source_blob_sha256", "width", "height"]
+    assert rows[1] == ["bsds500_a_kept.png", "x/bsds", f"{BSDS}/train/a_kept.jpg",
+                       hashlib.sha256(kept_jpeg).hexdigest(), "320", "256"]
+    source = (dest / "SOURCE.txt").read_text()
+    assert f"x/bsds @ {commit}: {BSDS}/train/* → bsds500_<stem>.png, 2 photos" in source
+    assert "COUNT: 2 photos" in source and "DROPPED (9):" in source
+
+
+def test_sr_clean_needs_the_evaluation_sets(prep, tmp_path, capsys):
+    _, _, rules, use = prep.SOURCES["sr_clean"]
+    assert prep.extract_sr_clean(tmp_path / "mirrors", tmp_path / "out", rules, use, tmp_path / "shared") == []
+    assert capsys.readouterr().out.strip().startswith(f"sr_clean: no evaluation images in {tmp_path / 'shared'}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_sr_clean_jpeg_quality(prep):
+    for quality in (50, 75, 90, 95):
+        data = _encode(_smooth(70, (64, 64)), "JPEG", quality=quality)
+        assert prep.jpeg_quality(Image.open(io.BytesIO(data))) == quality
+    assert prep.jpeg_quality(Image.open(io.BytesIO(_encode(_smooth(70))))) is None
+
+
+def test_sr_clean_source_is_pinned_and_names_its_terms(prep):
+    repo, commit, rules, use = prep.SOURCES["sr_clean"]
+    assert repo is None and commit is None
+    assert [r[:5] for r in rules] == [("Sisso16/ssn_pytorch", "c4f9ac8c43397cbacbf2e2ba1505efafa769435d",
+                                       f"{BSDS}/train", ".jpg", "bsds500")]
+    assert rules[0][6] == f"{BSDS}/val" and "MIT" in rules[0][5]
+    assert "non-commercial research" in use and "BSDS300 train" in use

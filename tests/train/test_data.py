@@ -131,6 +131,8 @@ def test_sources_from_the_config(pairs, photos, monkeypatch):
     ("data.exposure=[1, -1]", "min_ev, max_ev"),
     ("data.scales=[0, 2]", "data.scales"),
     ("threads=0", "threads"),
+    ("data.sources=[{dir: x, partial_edit: 1.0}]", "partial_edit must be from 0 to below 1"),
+    ("data.sources=[{dir: x, synthetic: sr, partial_edit: 0.5}]", "partial_edit .* needs a paired source"),
 ])
 def test_bad_source_settings_are_one_line_errors(bad, match):
     from mirnet_cli.train.config import TrainConfigError
@@ -156,3 +158,21 @@ def test_sr_validation_takes_the_factors_in_turn(photos):
 
     scores = [psnr(x, y) for _, x, y in validation_pairs(cfg)]
     assert scores[0] > scores[1] and scores[2] > scores[3]  # ×2, ×4, ×2, ×4
+
+
+def test_partial_edit_moves_inputs_part_of_the_way_to_the_target(tmp_path):
+    from mirnet_cli.train.data import Source, partial_edit
+
+    x, y = np.zeros((4, 4, 3), np.float32), np.ones((4, 4, 3), np.float32)
+    assert np.allclose(partial_edit([x], y, 0.25)[0], 0.25)
+    for sub, value in (("input", 40), ("target", 200)):
+        (tmp_path / sub).mkdir()
+        Image.fromarray(np.full((40, 40, 3), value, np.uint8)).save(tmp_path / sub / "flat.png")
+    plain = PatchDataset(0, sources=[Source(pairs=paired_samples(tmp_path))])
+    edited = PatchDataset(0, sources=[Source(pairs=paired_samples(tmp_path), partial_edit=0.6)])
+    shares = []
+    for key in range(20):
+        (a, t), (b, u) = plain[(key, 16)], edited[(key, 16)]
+        assert torch.allclose(a, torch.full_like(a, 40 / 255)) and torch.equal(t, u)  # the target never moves
+        shares.append(float((b.mean() - a.mean()) / (t.mean() - a.mean())))
+    assert 0.0 <= min(shares) and max(shares) <= 0.6 and max(shares) - min(shares) > 0.2  # m ~ U(0, 0.6)

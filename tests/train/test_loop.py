@@ -194,3 +194,45 @@ def test_training_on_mixed_sources_without_train_dir(photos, pairs, tmp_path):
         f"data.sources=[{{dir: {pairs}}}, {{dir: {photos}, synthetic: denoise, weight: 2}}]"])
     summary = train(cfg, **QUIET)
     assert summary["iterations"] == 2 and summary["last_val"]["psnr"] > 0
+
+
+def test_weight_average_follows_the_formula():
+    from mirnet_cli.train.loop import WeightAverage
+
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    avg = WeightAverage(model, 0.999)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    avg.update(model)  # n = 1: d = min(0.999, 2/11)
+    d = 2 / 11
+    assert torch.allclose(avg.model.weight, torch.full_like(model.weight, d * 1.0 + (1 - d) * 3.0))
+    assert not avg.model.weight.requires_grad
+
+
+def test_ema_is_validated_exported_checkpointed_and_resumed_exactly(pairs, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    extra = ["schedule.iters=8", "schedule.checkpoint_every=4", "optim.ema=0.9", f"data.val_dir={pairs}",
+             "schedule.val_every=4", "data.val_crop=32"]
+    train(_cfg(pairs, straight, *extra, synthetic=None), **QUIET)
+    ckpt = torch.load(straight / "checkpoints" / "iter_00000008.pt", weights_only=True)
+    assert ckpt["ema_updates"] == 8 and set(ckpt["params_ema"]) == set(ckpt["model"])
+    assert not all(torch.equal(ckpt["params_ema"][k], ckpt["model"][k]) for k in ckpt["model"])
+    exported = load_model(straight).state_dict()  # the export is the average, not the last step
+    assert all(torch.allclose(exported[k], ckpt["params_ema"][k]) for k in exported)
+    best = load_model(straight / "checkpoints" / "best.pt").state_dict()  # and so is a checkpoint read as a model
+    best_ckpt = torch.load(straight / "checkpoints" / "best.pt", weights_only=True)
+    assert all(torch.allclose(best[k], best_ckpt["params_ema"][k]) for k in best)
+    # resuming from the checkpoint at 4 gives the same average as the straight run
+    train(_cfg(pairs, split, *extra, synthetic=None), **QUIET)
+    (split / "checkpoints" / "iter_00000008.pt").unlink()
+    (split / "model.safetensors").unlink()
+    train(_cfg(pairs, split, *extra, synthetic=None), resume=True, **QUIET)
+    again = load_model(split).state_dict()
+    assert all(torch.allclose(exported[k], again[k], atol=1e-6) for k in exported)
+
+
+def test_ema_setting_is_checked(photos, tmp_path):
+    with pytest.raises(MirnetError, match="optim.ema"):
+        train(_cfg(photos, tmp_path / "run", "schedule.iters=2", "optim.ema=1.0"), **QUIET)

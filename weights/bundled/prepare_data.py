@@ -20,6 +20,7 @@ content) or the same scene at another exposure is dropped.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import io
 import re
@@ -27,6 +28,10 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+
+# fivek_train: a pair whose long side exceeds FIVEK_MAX_SIDE px is downscaled (both images alike, PIL LANCZOS)
+# to a long side of FIVEK_LONG_SIDE px, as the 512-px renderings of the other sources
+FIVEK_MAX_SIDE, FIVEK_LONG_SIDE = 1024, 512
 
 # set name → (repository, commit, [(folder in the repository, file filter, destination folder, rename)], use)
 SOURCES = {
@@ -72,25 +77,55 @@ SOURCES = {
         ("Zero-DCE_code/data/test_data/DICM", "", "DICM", None),
         ("Zero-DCE_code/data/test_data/LIME", "", "LIME", None),
     ], "EVALUATION ONLY: real night/low-light photos (DICM, LIME) for the colour-cast check; never train on them"),
-    # (repository, commit, input folder, Expert C folder, tag, licence): pairs matched by FiveK id (aNNNN)
+    # (repository, commit, input folder, Expert C folder, tag, licence[, note]): pairs matched by FiveK id (aNNNN);
+    # a folder may end in a file-name pattern ("dir/*_C.jpg") when inputs and targets share one folder
     "fivek_train": (None, None, [
         ("sjmoran/curl-image-enhancement", "4be9753a8063f9833423e4aa5947ae7a64b114f8",
          "adobe5k_dpe/curl_example_test_input", "adobe5k_dpe/curl_example_test_output", "curl",
-         "BSD-3-Clause (the README's License section; no LICENSE file at this commit)"),
+         "BSD-3-Clause (the README's License section; no LICENSE file at this commit)",
+         "Expert C: CURL's Adobe-DPE data (Lightroom export, Expert C as the label, long side 512)"),
         ("sjmoran/deeplpf-image-enhancement", "fd05d129e5f0cb18a6c5afe2fd4f6ebde9445b9f",
          "adobe5k_dpe/deeplpf_example_test_input", "adobe5k_dpe/deeplpf_example_test_output", "lpf",
-         "BSD-3-Clause (the repository's LICENSE, (c) 2020 Huawei Technologies Co., Ltd.)"),
+         "BSD-3-Clause (the repository's LICENSE, (c) 2020 Huawei Technologies Co., Ltd.)",
+         "Expert C: docs/ADOBE_DPE_DATASET.md ('Expert C retouching as the target')"),
         ("eezkni/UEGAN", "80a9efefd8c265bb9dd48bf6c2dc66d3db912052",
          "data/fivek/test/raw", "data/fivek/test/label", "ue",
-         "MIT (the README's License section; no LICENSE file at this commit)"),
+         "MIT (the README's License section; no LICENSE file at this commit)",
+         "Expert C: the README's data preparation (collection Experts/C as the label); data/fivek/train/raw and "
+         "train/exp are unpaired (other photos), not used"),
         ("eezkni/UEGAN", "80a9efefd8c265bb9dd48bf6c2dc66d3db912052",
          "data/fivek/val/raw", "data/fivek/val/label", "ue",
-         "MIT (the README's License section; no LICENSE file at this commit)"),
+         "MIT (the README's License section; no LICENSE file at this commit)",
+         "Expert C: as data/fivek/test"),
+        ("hermosayhl/DeepUPE_pytorch", "7aa9a67a55cac1e9057d6f39d525780e5c6b88e4",
+         "high_resolution/input", "high_resolution/expertC_gt", "upe",
+         "none stated (no LICENSE file, no licence in the README at this commit)",
+         "Expert C: the README trains on 'the ExpertC image pairs' of FiveK, folders input/ and expertC_gt/; "
+         "full-size JPEGs (the 4 MiB+ ones are not in the snapshot), downscaled here"),
+        ("zakaria-narjis/ai-photo-enhancer", "c0eb0673040ed777b1b4646cba493c7b3f57d06e",
+         "src/sample_images/*_original.jpg", "src/sample_images/*_C.jpg", "zak",
+         "none stated (no LICENSE file, no licence in the README at this commit)",
+         "Expert C: the file suffix _C and the repository's loader (EXPERTC_FOLDER = './dataset/expertC/' vs "
+         "./dataset/original/); 512-px JPEGs"),
     ], "training: FiveK-style input → expert C pairs (8-bit RGB PNG, input/<id>.png + expertC/<id>.png), the "
        "example/test images these repositories ship (Lightroom renderings, long side 512; UEGAN's are squashed to "
-       "512×512); image terms: MIT-Adobe FiveK (Bychkovsky et al., CVPR 2011, "
+       f"512×512; sources with a long side over {FIVEK_MAX_SIDE} px are downscaled alike to {FIVEK_LONG_SIDE} px, "
+       "PIL LANCZOS); image terms: MIT-Adobe FiveK (Bychkovsky et al., CVPR 2011, "
        "https://data.csail.mit.edu/graphics/fivek/, LicenseAdobe.txt / LicenseAdobeMIT.txt): research use only — "
        "the code licences cover the repositories, not the photographs"),
+    # (repository, commit, folder, suffix, tag, licence, held-out folder): clean photos for bicubic ×2/×3/×4 SR,
+    # decoded and written as 8-bit RGB PNG; ids in the held-out folder (BSD100) are refused, and it is a content
+    # reference too
+    "sr_clean": (None, None, [
+        ("Sisso16/ssn_pytorch", "c4f9ac8c43397cbacbf2e2ba1505efafa769435d", "BSR/BSDS500/data/images/train", ".jpg",
+         "bsds500", "MIT (the repository's LICENSE, (c) 2020 teppei suzuki; it covers the code, not the photos)",
+         "BSR/BSDS500/data/images/val"),
+    ], "training (super-resolution, clean HR): the BSDS500 training photos (= the BSDS300 train split, 200 Corel "
+       "photos, JPEG quality 95, all 481×321 in this copy: BSDS's portrait photos seem turned by 90°, its test and val "
+       "folders keep 321×481 ones), decoded and written as 8-bit RGB PNG (no resizing); image terms: Berkeley "
+       "Segmentation Dataset (Martin, Fowlkes, Tal, Malik, ICCV 2001; Arbeláez et al., TPAMI 2011, "
+       "https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/resources.html): non-commercial research "
+       "and educational use only — the code licence covers the repository, not the photographs"),
 }
 LOL_HELD_BACK = ("665", "669", "748", "778", "780")
 # DPE's FiveK split (its own list is only in a dead external zip): the 3D-LUT/AdaInt copy, which follows DPE.
@@ -103,9 +138,11 @@ def _git(mirror: Path, *args: str) -> bytes:
     return subprocess.run(["git", f"--git-dir={mirror}", *args], check=True, capture_output=True).stdout
 
 
-def extract(mirrors: Path, out: Path, shared: Path = Path("../shared/data")) -> list[Path]:
+def extract(mirrors: Path, out: Path, shared: Path = Path("../shared/data"), only: list[str] | None = None) -> list[Path]:
     written = []
     for name, (repo, commit, rules, use) in SOURCES.items():
+        if only and name not in only:
+            continue
         if name == "teachers":
             written += extract_teachers(mirrors, out, rules, use)
             continue
@@ -114,6 +151,9 @@ def extract(mirrors: Path, out: Path, shared: Path = Path("../shared/data")) -> 
             continue
         if name == "lol485":
             written += extract_lol485(mirrors, out, repo, commit, rules, use, shared)
+            continue
+        if name == "sr_clean":
+            written += extract_sr_clean(mirrors, out, rules, use, shared)
             continue
         mirror = mirrors / repo.replace("/", "+") / "repo"
         if not mirror.exists():
@@ -189,24 +229,42 @@ def shared_fivek(shared: Path) -> list[tuple[str, str, np.ndarray]]:
             for f in sorted((shared / "fivek").glob("*/*.png"))]
 
 
+FIVEK_SAME_PICTURE = 0.97  # 64 px grey-structure correlation at or above which two images show the same picture
+
+
 def same_as_shared(files: list[tuple[bytes, object]], shared: list[tuple[str, str, np.ndarray]]) -> str | None:
     """The shared image one of ``(file bytes, decoded image)`` is, by sha256 or at 64 px (a re-encoded or resized
-    copy has another hash), or None."""
+    copy has another hash; another rendering of the same photo keeps its structure), or None."""
+    from PIL import Image
+
+    def structure(thumb: np.ndarray) -> np.ndarray:  # of the 64 px thumbnails, as _structure
+        return _structure(Image.fromarray(np.uint8(np.rint(thumb * 255))))
+
+    structures = {}
     for data, im in files:
         digest, thumb = hashlib.sha256(data).hexdigest(), _thumb(im)
+        own = structure(thumb)
         for name, ref_digest, ref_thumb in shared:
             if digest == ref_digest or float(np.abs(thumb - ref_thumb).mean()) < 2 / 255:
                 return f"same image as shared fivek/{name}"
+            if name not in structures:
+                structures[name] = structure(ref_thumb)
+            corr = float((own * structures[name]).mean())
+            if corr >= FIVEK_SAME_PICTURE:
+                return f"same picture as shared fivek/{name} (structure correlation {corr:.3f})"
     return None
 
 
 def _fivek_listing(mirror: Path, commit: str, folder: str) -> dict[str, list[tuple[str, str]]]:
-    """FiveK id → sorted [(path, blob)] of one folder."""
+    """FiveK id → sorted [(path, blob)] of one folder; a last component with "*" is a file-name pattern."""
+    pattern = "*"
+    if "*" in folder.rsplit("/", 1)[-1]:
+        folder, pattern = folder.rsplit("/", 1)
     files: dict[str, list[tuple[str, str]]] = {}
     for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
         meta, path = line.split("\t", 1)
         m = re.match(r"(a\d{4})", Path(path).name)
-        if m and meta.split()[1] == "blob":
+        if m and meta.split()[1] == "blob" and fnmatch.fnmatchcase(Path(path).name, pattern):
             files.setdefault(m.group(1), []).append((path, meta.split()[2]))
     return {k: sorted(v) for k, v in files.items()}
 
@@ -217,8 +275,9 @@ def _fivek_pair(mirror: Path, inputs: list[tuple[str, str]], targets: list[tuple
     from PIL import Image
 
     sizes = []
-    # DeepLPF ships each photo as .tif and as .png in several crops: the .tif pair first, then the .png one.
-    for ext in (".tif", ".png"):
+    # DeepLPF ships each photo as .tif and as .png in several crops: the .tif pair first, then the .png one; other
+    # sources ship JPEGs.
+    for ext in (".tif", ".png", ".jpg"):
         ins = [f for f in inputs if f[0].lower().endswith(ext)]
         tgts = [f for f in targets if f[0].lower().endswith(ext)]
         if not (ins and tgts):
@@ -234,7 +293,20 @@ def _fivek_pair(mirror: Path, inputs: list[tuple[str, str]], targets: list[tuple
         if ims[0].size == ims[1].size:
             return (ins[0][0], tgts[0][0], data, ims), None
         sizes.append(f"{ext} {ims[0].size[0]}×{ims[0].size[1]} vs {ims[1].size[0]}×{ims[1].size[1]}")
-    return None, f"no same-size input/target pair ({'; '.join(sizes) or 'no .tif or .png pair'})"
+    return None, f"no same-size input/target pair ({'; '.join(sizes) or 'no .tif, .png or .jpg pair'})"
+
+
+def _fivek_rgb(im) -> np.ndarray:
+    """8-bit RGB array (an alpha channel dropped), downscaled to a long side of FIVEK_LONG_SIDE px (PIL LANCZOS)
+    when its long side exceeds FIVEK_MAX_SIDE px; the input and the target of a pair have one size, so both are
+    downscaled alike."""
+    from PIL import Image
+
+    rgb = im.convert("RGB")
+    if max(rgb.size) > FIVEK_MAX_SIDE:
+        scale = FIVEK_LONG_SIDE / max(rgb.size)
+        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
+    return np.asarray(rgb)
 
 
 def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path) -> list[Path]:
@@ -255,7 +327,8 @@ def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path)
     dest = out / "fivek_train"
     kept: dict[str, tuple[str, ...]] = {}
     lines, written, origins, dropped = [], [], {}, []
-    for src_repo, src_commit, in_folder, tgt_folder, tag, licence in rules:
+    psnrs: list[float] = []
+    for src_repo, src_commit, in_folder, tgt_folder, tag, licence, *note in rules:
         mirror = mirrors / src_repo.replace("/", "+") / "repo"
         if not mirror.exists():
             print(f"fivek_train: {mirror} missing (fetch {src_repo}); {in_folder} skipped")
@@ -263,7 +336,7 @@ def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path)
         origins[f"{src_repo} @ {src_commit}"] = None
         inputs = _fivek_listing(mirror, src_commit, in_folder)
         targets = _fivek_listing(mirror, src_commit, tgt_folder)
-        ids = []
+        ids, resized, source_psnrs = [], [], []
         for fid in sorted(inputs.keys() & targets.keys()):
             why = fivek_refusal(fid, test_ids, train_ids)
             if not why:
@@ -273,7 +346,7 @@ def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path)
             if not why and any(im.mode.startswith(("I", "F")) for im in ims):  # 16-bit/float, not 8-bit renderings
                 why = f"not 8-bit ({ims[0].mode}, {ims[1].mode})"
             if not why:
-                a, b = (np.asarray(im.convert("RGB")) for im in ims)  # RGBA sources: alpha dropped
+                a, b = (_fivek_rgb(im) for im in ims)  # RGBA sources: alpha dropped
                 if np.array_equal(a, b):
                     why = "input identical to target (a broken pair)"
                 elif evaluation and (match := same_as_shared(list(zip(data, ims, strict=True)), evaluation)):
@@ -294,8 +367,16 @@ def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path)
             psnr = 10 * np.log10(255 ** 2 / float(((a.astype(np.float64) - b) ** 2).mean()))
             kept[fid] = (tag, f"{owner}/{in_path}", f"{owner}/{tgt_path}", f"{a.shape[1]}x{a.shape[0]}", f"{psnr:.2f}")
             ids.append(fid)
-        lines.append(f"{src_repo} @ {src_commit}: {in_folder}/ → input/, {tgt_folder}/ → expertC/; "
-                     f"{len(ids)} pairs ({' '.join(ids) or 'none'}); licence {licence}")
+            source_psnrs.append(psnr)
+            if ims[0].size != (a.shape[1], a.shape[0]):
+                resized.append(f"{fid} {ims[0].size[0]}×{ims[0].size[1]} → {a.shape[1]}×{a.shape[0]}")
+        psnrs += source_psnrs
+        extra = f"; mean PSNR(input, expertC) {np.mean(source_psnrs):.2f} dB" if source_psnrs else ""
+        extra += f"; downscaled: {', '.join(resized)}" if resized else ""
+        extra += f"; {note[0]}" if note else ""
+        shown = [f if "*" in f.rsplit("/", 1)[-1] else f"{f}/" for f in (in_folder, tgt_folder)]
+        lines.append(f"{src_repo} @ {src_commit}: {shown[0]} → input/, {shown[1]} → expertC/; "
+                     f"{len(ids)} pairs ({' '.join(ids) or 'none'}); licence {licence}{extra}")
     if not kept:
         return written
     excluded_name = f"excluded_ids_{len(excluded)}.txt"
@@ -307,11 +388,13 @@ def extract_fivek(mirrors: Path, out: Path, rules: list, use: str, shared: Path)
     origins = "; ".join(origins)
     (dest / "SOURCE.txt").write_text(
         f"{origins}; DPE split: {repo} @ {commit}\n{use}\n" + "\n".join(lines) + "\n"
-        f"COUNT: {len(kept)} pairs (per-pair origin, size and PSNR in MANIFEST.tsv)\n"
+        f"COUNT: {len(kept)} pairs (per-pair origin, size and PSNR in MANIFEST.tsv); mean PSNR(input, expertC), "
+        f"8-bit RGB: {np.mean(psnrs):.2f} dB\n"
         f"EXCLUSION: a FiveK id in DPE's 498-image test split, or in no DPE/3D-LUT train list, is refused "
         f"({len(excluded)} ids, {excluded_name}); lists: {repo} @ {commit}, {test_path} "
         f"(→ dpe_mit498_test_ids.txt) and {train_path}, licence {split_licence}. Every kept pair also differs from "
-        f"the {len(evaluation)} shared FiveK evaluation images (sha256 and 64 px thumbnails); pairs whose input is "
+        f"the {len(evaluation)} shared FiveK evaluation images (sha256, 64 px thumbnails within 2/255, 64 px grey "
+        f"structure correlation < {FIVEK_SAME_PICTURE}); pairs whose input is "
         f"identical to the target, or without a same-size input/target, are dropped.\n"
         f"DROPPED: {'; '.join(dropped) or 'none'}\n")
     print(f"fivek_train: {len(kept)} pairs from {origins} — {len(excluded)} FiveK ids refused (DPE split)")
@@ -324,12 +407,13 @@ LOL_DARK = 0.25  # a low image at least this bright (RGB mean in [0, 1]) is not 
 LOL_SAME_SCENE = 0.97
 
 
-def _structure(im) -> np.ndarray:
+def _structure(im, resample: int | None = None) -> np.ndarray:
     """64×64 grey thumbnail at zero mean and unit variance: the mean of the product of two is their correlation,
     which ignores exposure, so it finds the same scene shot darker or brighter."""
     from PIL import Image
 
-    x = np.asarray(im.convert("L").resize((64, 64), Image.BILINEAR), np.float64).ravel()
+    resample = Image.BILINEAR if resample is None else resample
+    x = np.asarray(im.convert("L").resize((64, 64), resample), np.float64).ravel()
     x = x - x.mean()
     return x / (x.std() or 1.0)
 
@@ -463,6 +547,168 @@ def extract_lol485(mirrors: Path, out: Path, repo: str, commit: str, rules: list
     return written
 
 
+# sr_clean: clean photos for bicubic super-resolution, checked against every evaluation image in --shared.
+SR_SHARED = ("set5", "set14", "mcmaster", "kodak24", "cbsd68", "lol", "sidd", "dnd", "fivek")
+SR_SAME = 0.95  # grey-structure correlation (64 px LANCZOS, any 90° rotation) at which two photos are the same
+SR_MIN_SIDE = 256  # shortest side of a usable photo (the training crops are cut from it)
+SR_MIN_QUALITY = 90  # a JPEG below this (IJG-scale estimate of its luminance table) carries block artefacts
+# IJG's luminance quantisation table (quality 50): a JPEG's quality is read off its scaling
+_IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                      14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+                      92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
+
+
+def jpeg_quality(im) -> int | None:
+    """The IJG quality (1–100) whose luminance table is closest to this JPEG's, or None for a non-JPEG."""
+    tables = getattr(im, "quantization", None)
+    if im.format != "JPEG" or not tables:
+        return None
+    total = float(np.sum(tables[0]))
+
+    def table(q: int) -> np.ndarray:
+        scale = 5000 / q if q < 50 else 200 - 2 * q
+        return np.clip(np.floor((_IJG_LUMA * scale + 50) / 100), 1, 255)
+
+    return min(range(1, 101), key=lambda q: (abs(float(table(q).sum()) - total), -q))
+
+
+def _sr_structures(im) -> list[np.ndarray]:
+    """The 64 px LANCZOS grey structure (see _structure) of an image and of its 90°, 180° and 270° rotations."""
+    from PIL import Image
+
+    im = im.convert("RGB")
+    turns = (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
+    return [_structure(im if t is None else im.transpose(t), Image.LANCZOS) for t in turns]
+
+
+def shared_sr(shared: Path) -> dict | None:
+    """Every evaluation file of ``shared``: the sha256s of MANIFEST.sha256 and of each file of SR_SHARED, and the
+    (name, structure of each rotation) of each PNG; None when there is none to check against."""
+    from PIL import Image
+
+    files = sorted(f for sub in SR_SHARED for f in (shared / sub).rglob("*") if f.is_file())
+    if not files:
+        return None
+    digests = {hashlib.sha256(f.read_bytes()).hexdigest(): f"shared {f.relative_to(shared).as_posix()}" for f in files}
+    manifest = shared / "MANIFEST.sha256"
+    for line in manifest.read_text().splitlines() if manifest.exists() else []:
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            digests.setdefault(digest, f"shared {name.removeprefix('./')}")
+    images = [(f"shared {f.relative_to(shared).as_posix()}", _sr_structures(Image.open(f)))
+              for f in files if f.suffix == ".png"]
+    return {"digests": digests, "images": images}
+
+
+def sr_refusal(data: bytes, im, held_out: set[str], stem: str, evaluation: dict,
+               kept: list[tuple[str, list[np.ndarray]]]) -> tuple[str | None, list[np.ndarray] | None]:
+    """(why one candidate photo may not be laid out, or None; its structures)."""
+    if stem in held_out:
+        return f"id {stem} is a BSD100 image (BSDS300 test = BSDS500 val)", None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in evaluation["digests"]:
+        return f"identical (sha256) to {evaluation['digests'][digest]}", None
+    if im.mode not in ("RGB", "RGBA", "L", "P") or (im.format == "PNG" and data[24] != 8):  # IHDR bit depth
+        return f"not an 8-bit photo ({im.format} {im.mode})", None
+    if min(im.size) < SR_MIN_SIDE:
+        return f"too small ({im.size[0]}×{im.size[1]}, short side < {SR_MIN_SIDE})", None
+    quality = jpeg_quality(im)
+    if quality is not None and quality < SR_MIN_QUALITY:
+        return f"JPEG quality {quality} < {SR_MIN_QUALITY}", None
+    mine = _sr_structures(im)
+    for what, images in (("same picture as", evaluation["images"]), ("near-duplicate of kept", kept)):
+        for label, refs in images:
+            corr = max(float((mine[0] * ref).mean()) for ref in refs)
+            if corr >= SR_SAME:
+                return f"{what} {label} (corr {corr:.3f})", None
+    return None, mine
+
+
+def _blobs(mirror: Path, commit: str, folder: str, suffix: str) -> list[tuple[str, str]]:
+    """Sorted (path, blob) of the files of one folder whose name ends with ``suffix`` (any case)."""
+    files = []
+    for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
+        meta, path = line.split("\t", 1)
+        if meta.split()[1] == "blob" and path.lower().endswith(suffix):  # Thumbs.db and the like are not photos
+            files.append((path, meta.split()[2]))
+    return sorted(files)
+
+
+def extract_sr_clean(mirrors: Path, out: Path, rules: list, use: str, shared: Path) -> list[Path]:
+    """sr_clean/<tag>_<stem>.png: clean photos as 8-bit RGB PNG (decoded pixels, no resizing), none of them an
+    evaluation image (id, sha256, or content at any 90° rotation), a near-duplicate of another, small or blocky."""
+    from PIL import Image
+
+    evaluation = shared_sr(shared)
+    if evaluation is None:  # without the evaluation sets no photo can be cleared
+        print(f"sr_clean: no evaluation images in {shared} ({', '.join(SR_SHARED)}): cannot check them; not laid out")
+        return []
+    dest = out / "sr_clean"
+    written, kept, rows, dropped, lines = [], [], [], [], []
+    for repo, commit, folder, suffix, tag, licence, held_folder in rules:
+        mirror = mirrors / repo.replace("/", "+") / "repo"
+        if not mirror.exists():
+            print(f"sr_clean: {mirror} missing (fetch {repo}); {folder} skipped")
+            continue
+        held = _blobs(mirror, commit, held_folder, suffix) if held_folder else []
+        held_out = {Path(p).stem for p, _ in held}
+        for path, blob in held:  # the held-out photos are evaluation images too: their copies are refused
+            data = _git(mirror, "cat-file", "blob", blob)
+            evaluation["digests"].setdefault(hashlib.sha256(data).hexdigest(), f"BSD100 {repo}/{path}")
+            evaluation["images"].append((f"BSD100 {repo}/{path}", _sr_structures(Image.open(io.BytesIO(data)))))
+        count = 0
+        for path, blob in _blobs(mirror, commit, folder, suffix):
+            stem, name = Path(path).stem, f"{tag}_{Path(path).stem}.png"
+            try:
+                data = _git(mirror, "cat-file", "blob", blob)
+                im = Image.open(io.BytesIO(data))
+                im.load()
+            except subprocess.CalledProcessError:  # a file the snapshot lacks (too large)
+                why = "not in the snapshot"
+            except OSError as e:
+                why = f"not a readable image ({e})"
+            else:
+                why, mine = sr_refusal(data, im, held_out, stem, evaluation, kept)
+            if why:
+                print(f"sr_clean: {repo}/{path}: {why}; skipped")
+                dropped.append(f"{repo}/{path}: {why}")
+                continue
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.asarray(im.convert("RGB"))).save(target, "PNG")  # pixels only: no profile, no alpha
+            written.append(target)
+            kept.append((name, mine))
+            rows.append((name, repo, path, hashlib.sha256(data).hexdigest(), str(im.size[0]), str(im.size[1])))
+            count += 1
+        lines.append(f"{repo} @ {commit}: {folder}/*{suffix} → {tag}_<stem>.png, {count} photos; held out (BSD100): "
+                     f"{held_folder}/ ({len(held_out)} ids); licence {licence}")
+    if not kept:
+        return written
+    size = sum(f.stat().st_size for f in written)
+    (dest / "MANIFEST.tsv").write_text("name\tsource_repo\tpath\tsource_blob_sha256\twidth\theight\n"
+                                       + "".join("\t".join(row) + "\n" for row in rows))
+    (dest / "SOURCE.txt").write_text(
+        f"{use}\n" + "\n".join(lines) + "\n"
+        f"COUNT: {len(kept)} photos, {size / 2 ** 20:.1f} MiB of PNG (per-photo origin, blob sha256 and size in "
+        f"MANIFEST.tsv)\n"
+        f"EXCLUSION: never an image of Set5, Set14, McMaster, BSD100/B100 (the BSDS300 test ids = BSDS500 val), "
+        f"Urban100, Manga109, DIV2K test, RealSR test, Kodak kodim19–24, Nam, DND, RNI15, DICM, LIME, MEF, NPE, VV, "
+        f"LoL, SIDD, nor of CBSD68 (already trained on). Checked: (1) no id of the held-out BSD100 folder; (2) no "
+        f"sha256 of a file of {', '.join(SR_SHARED)} in --shared or of its MANIFEST.sha256, nor of a BSD100 photo; "
+        f"(3) no 64×64 LANCZOS grey thumbnail (zero mean, unit variance) correlating ≥ {SR_SAME} with one of the "
+        f"{len(evaluation['images'])} shared/BSD100 images at any 90° rotation; (4) no near-duplicate (same "
+        f"measure) of a photo already kept; (5) 8-bit, short side ≥ {SR_MIN_SIDE}, JPEG quality ≥ {SR_MIN_QUALITY}. "
+        f"Sources are natural Corel photos: none is from Urban100, Manga109, DIV2K, RealSR, Nam, RNI15, MEF, NPE or "
+        f"VV (not in --shared, so not checked by content). Set5's woman is BSDS 302003 turned and rescaled (corr "
+        f"0.965 here): Set5/Set14 can be crops of such photos, so a one-off search (normalised cross-correlation of "
+        f"every Set5 HR and Set14 image, 4 rotations, scales 0.2–1.0, in every BSDS500 train photo at half size) was "
+        f"run on this commit: 302003 ↔ woman (0.993) is the only match; the next best is 0.853 (noise: small "
+        f"low-texture templates).\n"
+        f"DROPPED ({len(dropped)}): {'; '.join(dropped) or 'none'}\n")
+    print(f"sr_clean: {len(kept)} photos, {len(dropped)} dropped — {use}")
+    return written
+
+
 def keep_dark(out: Path, limit: float = 0.25) -> None:
     """zerodce/all → zerodce/dark: the photos dark enough for low-light enhancement (as `enhance`'s guard)."""
     from PIL import Image
@@ -515,10 +761,12 @@ def main() -> None:
     ap.add_argument("--mirrors", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--only", action="append", choices=list(SOURCES), help="lay out only this set (repeatable)")
     args = ap.parse_args()
-    files = extract(args.mirrors, args.out, args.shared)
+    files = extract(args.mirrors, args.out, args.shared, args.only)
     check_against_evaluation(files, args.out, args.shared)
-    keep_dark(args.out)
+    if not args.only or "zerodce" in args.only:
+        keep_dark(args.out)
 
 
 if __name__ == "__main__":
