@@ -147,6 +147,8 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
         model = load_model(cfg.init)
         loaded = dict(model.config)
         clash = {k: v for k, v in cfg.model.items() if k not in loaded or loaded[k] != v}
+        if clash == {"bias": True} and loaded.get("bias") is False:
+            return _with_zero_biases(model, cfg)
         if clash:
             raise TrainConfigError(f"--init {cfg.init} is a {model.architecture} with "
                                    f"{', '.join(f'{k}={loaded.get(k)!r}' for k in clash)}; it cannot be trained as "
@@ -157,6 +159,24 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
         return build_model(canonical_architecture(cfg.arch), **cfg.model).train()
     except (TypeError, ValueError) as exc:
         raise TrainConfigError(f"model settings {cfg.model or '{}'} for {cfg.arch}: {exc}") from None
+
+
+def _with_zero_biases(model: nn.Module, cfg: TrainConfig) -> nn.Module:
+    """A bias-free checkpoint grown into ``bias: true``: its weights, and every new bias at zero — the same function
+    at the first step, with the freedom to learn offsets (tone curves: a network without biases maps a darker input
+    to a proportionally darker output, up to its attention's non-linearity)."""
+    from ..models import build_model
+
+    grown = build_model(model.architecture, **{**dict(model.config), "bias": True})
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or not all(k.endswith(".bias") for k in missing):  # pragma: no cover - the constructor's contract
+        raise TrainConfigError(f"--init {cfg.init}: cannot grow biases ({(unexpected or missing)[0]})")
+    with torch.no_grad():
+        for name, param in grown.named_parameters():
+            if name in missing:
+                param.zero_()
+    cfg.arch, cfg.model = grown.architecture, dict(grown.config)
+    return grown.train()
 
 
 # ------------------------------------------------------------------------------------------------ validation

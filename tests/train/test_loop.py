@@ -136,6 +136,24 @@ def test_fine_tune_from_an_export(photos, tmp_path):
         train(clash, **QUIET)
 
 
+def test_fine_tune_grows_zero_biases_into_a_bias_free_checkpoint(photos, tmp_path):
+    from mirnet_cli.train.loop import build_training_model
+
+    base = tmp_path / "base"
+    train(_cfg(photos, base, "schedule.iters=2"), **QUIET)
+    cfg = apply_set(load_config(None), [f"init={base}", "model.bias=true"])
+    grown = build_training_model(cfg).eval()
+    assert cfg.model["bias"] is True and cfg.model["n_feat"] == 8 and "conv_in.bias" in grown.state_dict()
+    assert all(float(p.abs().max()) == 0.0 for n, p in grown.named_parameters() if n.endswith(".bias"))
+    x = torch.rand(1, 3, 24, 28)
+    with torch.no_grad():
+        assert torch.equal(grown(x), load_model(base).eval()(x))  # the same function at the first step
+    tuned = tmp_path / "tuned"
+    train(_cfg(photos, tuned, "schedule.iters=3", f"init={base}", "model.bias=true"), **QUIET)
+    trained = load_model(tuned)
+    assert trained.config["bias"] is True and float(trained.state_dict()["conv_in.bias"].abs().max()) > 0
+
+
 def test_ctrl_c_writes_a_checkpoint_and_resumes(photos, tmp_path):
     out = tmp_path / "stopped"
     seen = []

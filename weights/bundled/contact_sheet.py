@@ -3,11 +3,13 @@
 Usage (from the repository root):
 
     python weights/bundled/contact_sheet.py OUT.jpg PHOTO [PHOTO …] --model NAME_OR_PATH [--model …]
-        [--baseline nlmeans:h=25] [--teacher FILE [--teacher-sigma 50]] [--crop 256] [--width 256]
+        [--baseline nlmeans:h=25] [--teacher FILE [--teacher-sigma 50]] [--crop 256] [--width 256] [--scale 4]
 
 Each photo is centre-cropped to ``--crop`` pixels (so noise and detail stay visible at 100 %), every column is
 computed on that crop (models through the inference engine in fp32, baselines as ``mirnet benchmark`` runs them,
 the teacher as ``mirnet train --teacher`` does) and shown ``--width`` pixels wide under a one-line label.
+With ``--scale N`` (super-resolution) the crop is enlarged N times: the input column by pixel repetition, a bicubic
+column as ``mirnet super-resolve`` upsamples before the network, and every model on that bicubic image.
 """
 
 from __future__ import annotations
@@ -33,9 +35,18 @@ def columns(args: argparse.Namespace) -> list[tuple[str, object]]:
     from mirnet_cli.engine.inference import InferenceEngine
 
     cols: list[tuple[str, object]] = [("input", lambda x: x)]
+    before = lambda x: x  # noqa: E731
+    if args.scale > 1:
+        from mirnet_cli.restore.tasks import upsample_bicubic
+
+        n = args.scale
+        cols = [(f"input (x{n} pixels)", lambda x: np.repeat(np.repeat(x, n, axis=0), n, axis=1))]
+        before = lambda x: upsample_bicubic(x, n)  # noqa: E731
+        cols.append((f"bicubic x{n}", before))
     for name in args.model:
         engine = InferenceEngine(load_model(name), device="cpu", precision="fp32", tile=0)
-        cols.append((Path(name).name, engine.restore))
+        cols.append((Path(name).name if Path(name).exists() else name,
+                     lambda x, restore=engine.restore: restore(before(x))))
 
     def torch_fn(net):
         def run(x: np.ndarray) -> np.ndarray:
@@ -68,6 +79,7 @@ def main() -> None:
     ap.add_argument("--teacher-sigma", type=float)
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--scale", type=int, default=1, help="super-resolution factor (enlarge the crop N times)")
     args = ap.parse_args()
     cols = columns(args)
     rows = []

@@ -688,7 +688,7 @@ def extract_sr_clean(mirrors: Path, out: Path, rules: list, use: str, shared: Pa
     (dest / "MANIFEST.tsv").write_text("name\tsource_repo\tpath\tsource_blob_sha256\twidth\theight\n"
                                        + "".join("\t".join(row) + "\n" for row in rows))
     (dest / "SOURCE.txt").write_text(
-        f"{use}\n" + "\n".join(lines) + "\n"
+        "; ".join(f"{repo} @ {commit}" for repo, commit, *_ in rules) + f"\n{use}\n" + "\n".join(lines) + "\n"
         f"COUNT: {len(kept)} photos, {size / 2 ** 20:.1f} MiB of PNG (per-photo origin, blob sha256 and size in "
         f"MANIFEST.tsv)\n"
         f"EXCLUSION: never an image of Set5, Set14, McMaster, BSD100/B100 (the BSDS300 test ids = BSDS500 val), "
