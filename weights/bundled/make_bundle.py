@@ -3,7 +3,7 @@
 Usage (from the repository root):
     python weights/bundled/make_bundle.py NAME RUN_DIR RECIPE --task KEY [--default-for KEY ...] \
         [--earlier RUN_DIR RECIPE ...] [--wall-time SECONDS] [--device TEXT] [--eval BENCHMARK_JSON ...] \
-        [--night NIGHT_JSON] [--checkpoint best.pt] [--description TEXT]
+        [--night NIGHT_JSON] [--checkpoint best.pt] [--description TEXT] [--init-from CONFIG_JSON]
     python weights/bundled/make_bundle.py --update-eval NAME BENCHMARK_JSON ...   # new scores, same weights
     python weights/bundled/make_bundle.py --swap-eval NAME BENCHMARK_JSON ...     # only those rows' records
 
@@ -174,6 +174,9 @@ def main() -> None:
     ap.add_argument("--eval", type=Path, nargs="*", default=[])
     ap.add_argument("--earlier", nargs=2, action="append", default=[], metavar=("RUN_DIR", "RECIPE"),
                     help="an earlier stage this run was initialised from (--init), oldest first; repeatable")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="config.json of the bundled model the first stage started from (its `init`, e.g. from git "
+                         "before it was replaced): its stages and iterations come first in the provenance")
     ap.add_argument("--description", default="")
     ap.add_argument("--night", type=Path, default=None, help="weights/bundled/night_check.py --json output")
     ap.add_argument("--checkpoint", default=None,
@@ -184,12 +187,17 @@ def main() -> None:
     model = load_model(args.run / "checkpoints" / args.checkpoint if args.checkpoint else args.run)
     stages = [stage_record(Path(run), Path(recipe)) for run, recipe in args.earlier]
     stages.append(stage_record(args.run, args.recipe))
+    if args.init_from is not None:
+        prior = json.loads(args.init_from.read_text())["provenance"]
+        stages[:0] = prior.get("stages") or [{
+            "recipe": prior["recipe"], "iterations": prior["iterations"], "wall_time_s": prior["wall_time_s"],
+            "patch": prior.get("patch"), "batch": prior.get("batch"), "trained_with": prior["trained_with"]}]
     train_cfg = json.loads((args.run / "train_config.json").read_text())
     iterations = sum(st["iterations"] for st in stages)
     wall = args.wall_time if args.wall_time is not None else sum(st["wall_time_s"] for st in stages)
     schedule = train_cfg["schedule"]
     provenance = {
-        "trained_with": " && ".join(f"mirnet train --config {st['recipe']}" for st in stages),
+        "trained_with": " && ".join(st.get("trained_with") or f"mirnet train --config {st['recipe']}" for st in stages),
         "recipe": args.recipe.as_posix(),
         "training_data": training_data(train_cfg["data"]),
         "iterations": iterations,
