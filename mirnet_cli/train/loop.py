@@ -119,9 +119,7 @@ class WeightAverage:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        avg = [p for p in self.model.parameters()]
-        cur = [p.detach() for p in model.parameters()]
-        torch._foreach_lerp_(avg, cur, 1.0 - d)
+        torch._foreach_lerp_(list(self.model.parameters()), [p.detach() for p in model.parameters()], 1.0 - d)
         for b_avg, b in zip(self.model.buffers(), model.buffers(), strict=True):
             b_avg.copy_(b)
 

@@ -45,8 +45,7 @@ def columns(args: argparse.Namespace) -> list[tuple[str, object]]:
         cols.append((f"bicubic x{n}", before))
     for name in args.model:
         engine = InferenceEngine(load_model(name), device="cpu", precision="fp32", tile=0)
-        cols.append((Path(name).name if Path(name).exists() else name,
-                     lambda x, restore=engine.restore: restore(before(x))))
+        cols.append((Path(name).name, lambda x, restore=engine.restore: restore(before(x))))
 
     def torch_fn(net):
         def run(x: np.ndarray) -> np.ndarray:

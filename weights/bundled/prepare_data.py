@@ -138,6 +138,17 @@ def _git(mirror: Path, *args: str) -> bytes:
     return subprocess.run(["git", f"--git-dir={mirror}", *args], check=True, capture_output=True).stdout
 
 
+def _blobs(mirror: Path, commit: str, folder: str, suffix: str = "", *, any_case: bool = False) -> list[tuple[str, str]]:
+    """Sorted (path, blob) of the files of one folder at ``commit`` whose name ends with ``suffix`` (in any case
+    with ``any_case``): .DS_Store, Thumbs.db and sub-folders are left out."""
+    files = []
+    for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
+        meta, path = line.split("\t", 1)
+        if meta.split()[1] == "blob" and (path.lower() if any_case else path).endswith(suffix):
+            files.append((path, meta.split()[2]))
+    return sorted(files)
+
+
 def extract(mirrors: Path, out: Path, shared: Path = Path("../shared/data"), only: list[str] | None = None) -> list[Path]:
     written = []
     for name, (repo, commit, rules, use) in SOURCES.items():
@@ -161,18 +172,14 @@ def extract(mirrors: Path, out: Path, shared: Path = Path("../shared/data"), onl
             continue
         count = 0
         for folder, suffix, dest, rename in rules:
-            listing = _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines()
-            for line in listing:
-                meta, path = line.split("\t", 1)
-                if not path.endswith(suffix) or meta.split()[1] != "blob":
-                    continue
+            for path, blob in _blobs(mirror, commit, folder, suffix):
                 fname = Path(path).name
                 if rename:
                     fname = fname.replace(*rename)
                 target = out / name / dest / fname
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    target.write_bytes(_git(mirror, "cat-file", "blob", meta.split()[2]))
+                    target.write_bytes(_git(mirror, "cat-file", "blob", blob))
                 except subprocess.CalledProcessError:  # a file the snapshot lacks (too large)
                     print(f"{name}: {path} is not in the snapshot; skipped")
                     continue
@@ -261,11 +268,10 @@ def _fivek_listing(mirror: Path, commit: str, folder: str) -> dict[str, list[tup
     if "*" in folder.rsplit("/", 1)[-1]:
         folder, pattern = folder.rsplit("/", 1)
     files: dict[str, list[tuple[str, str]]] = {}
-    for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
-        meta, path = line.split("\t", 1)
+    for path, blob in _blobs(mirror, commit, folder):
         m = re.match(r"(a\d{4})", Path(path).name)
-        if m and meta.split()[1] == "blob" and fnmatch.fnmatchcase(Path(path).name, pattern):
-            files.setdefault(m.group(1), []).append((path, meta.split()[2]))
+        if m and fnmatch.fnmatchcase(Path(path).name, pattern):
+            files.setdefault(m.group(1), []).append((path, blob))
     return {k: sorted(v) for k, v in files.items()}
 
 
@@ -491,10 +497,8 @@ def extract_lol485(mirrors: Path, out: Path, repo: str, commit: str, rules: list
         return []
     blobs: dict[str, dict[str, tuple[str, str]]] = {}  # name → side → (path, blob)
     for folder, suffix, side, _ in rules:
-        for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
-            meta, path = line.split("\t", 1)
-            if path.endswith(suffix) and meta.split()[1] == "blob":  # .DS_Store and the like are not photos
-                blobs.setdefault(Path(path).name, {})[side] = (path, meta.split()[2])
+        for path, blob in _blobs(mirror, commit, folder, suffix):
+            blobs.setdefault(Path(path).name, {})[side] = (path, blob)
     dest = out / "lol485"
     written, kept, dropped, means = [], [], [], []
     for name in sorted(blobs, key=lambda n: (len(n), n)):  # numeric names: 2.png before 10.png
@@ -624,16 +628,6 @@ def sr_refusal(data: bytes, im, held_out: set[str], stem: str, evaluation: dict,
     return None, mine
 
 
-def _blobs(mirror: Path, commit: str, folder: str, suffix: str) -> list[tuple[str, str]]:
-    """Sorted (path, blob) of the files of one folder whose name ends with ``suffix`` (any case)."""
-    files = []
-    for line in _git(mirror, "ls-tree", commit, f"{folder}/").decode().splitlines():
-        meta, path = line.split("\t", 1)
-        if meta.split()[1] == "blob" and path.lower().endswith(suffix):  # Thumbs.db and the like are not photos
-            files.append((path, meta.split()[2]))
-    return sorted(files)
-
-
 def extract_sr_clean(mirrors: Path, out: Path, rules: list, use: str, shared: Path) -> list[Path]:
     """sr_clean/<tag>_<stem>.png: clean photos as 8-bit RGB PNG (decoded pixels, no resizing), none of them an
     evaluation image (id, sha256, or content at any 90° rotation), a near-duplicate of another, small or blocky."""
@@ -650,14 +644,14 @@ def extract_sr_clean(mirrors: Path, out: Path, rules: list, use: str, shared: Pa
         if not mirror.exists():
             print(f"sr_clean: {mirror} missing (fetch {repo}); {folder} skipped")
             continue
-        held = _blobs(mirror, commit, held_folder, suffix) if held_folder else []
+        held = _blobs(mirror, commit, held_folder, suffix, any_case=True) if held_folder else []
         held_out = {Path(p).stem for p, _ in held}
         for path, blob in held:  # the held-out photos are evaluation images too: their copies are refused
             data = _git(mirror, "cat-file", "blob", blob)
             evaluation["digests"].setdefault(hashlib.sha256(data).hexdigest(), f"BSD100 {repo}/{path}")
             evaluation["images"].append((f"BSD100 {repo}/{path}", _sr_structures(Image.open(io.BytesIO(data)))))
         count = 0
-        for path, blob in _blobs(mirror, commit, folder, suffix):
+        for path, blob in _blobs(mirror, commit, folder, suffix, any_case=True):
             stem, name = Path(path).stem, f"{tag}_{Path(path).stem}.png"
             try:
                 data = _git(mirror, "cat-file", "blob", blob)
