@@ -6,6 +6,7 @@ Usage (from the repository root):
         [--night NIGHT_JSON] [--checkpoint best.pt] [--description TEXT] [--init-from CONFIG_JSON]
     python weights/bundled/make_bundle.py --update-eval NAME BENCHMARK_JSON ...   # new scores, same weights
     python weights/bundled/make_bundle.py --swap-eval NAME BENCHMARK_JSON ...     # only those rows' records
+    python weights/bundled/make_bundle.py --swap-night NAME NIGHT_JSON            # a new night-photo check
 
 The training data of the provenance comes from the run's resolved settings (``train_config.json``: ``train_dir``
 and every ``data.sources`` entry, each with what it was used for, where it came from and on what terms). The
@@ -127,6 +128,26 @@ def _write_provenance(reg_path: Path, reg: dict, entry: dict) -> None:
     card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
 
+def night_record(path: Path) -> dict:
+    """The provenance record of a ``night_check.py --json`` output: sets, means, issue 19's checks (every photo and
+    as the tool runs), per-photo figures."""
+    night = json.loads(path.read_text())
+    record = {"sets": sorted({row["name"].split("/")[0] for row in night["images"]}), "max_side": night["max_side"],
+              "mean": night["mean"], "images": night["images"], "reproduce": "weights/bundled/evaluate.sh night"}
+    for key in ("targets", "targets_as_run"):
+        if key in night:
+            record[key] = night[key]
+    return record
+
+
+def swap_night(name: str, path: Path) -> None:
+    """Replace the night-photo check of an already bundled model (weights unchanged)."""
+    reg_path, reg, entry = _bundled_entry(name)
+    entry["provenance"]["night_photos"] = night_record(path)
+    _write_provenance(reg_path, reg, entry)
+    print(f"{name}: night-photo check replaced from {path}")
+
+
 def update_evaluation(name: str, evals: list[Path]) -> None:
     """Replace the evaluation records of an already bundled model (weights unchanged), e.g. after a baseline
     changed; the registry entry and the bundled config.json card are both rewritten."""
@@ -158,6 +179,10 @@ def main() -> None:
     if sys.argv[1:2] == ["--swap-eval"]:
         # make_bundle.py --swap-eval NAME BENCHMARK_JSON ...
         swap_evaluation(sys.argv[2], [Path(p) for p in sys.argv[3:]])
+        return
+    if sys.argv[1:2] == ["--swap-night"]:
+        # make_bundle.py --swap-night NAME NIGHT_JSON
+        swap_night(sys.argv[2], Path(sys.argv[3]))
         return
     if sys.argv[1:2] == ["--update-eval"]:
         # make_bundle.py --update-eval NAME BENCHMARK_JSON ...
@@ -224,11 +249,7 @@ def main() -> None:
             "chosen_by": "best validation PSNR of the run (its own validation images, not the evaluation sets)"
             if args.checkpoint == "best.pt" else "named on the command line"}
     if args.night is not None:
-        night = json.loads(args.night.read_text())
-        provenance["night_photos"] = {
-            "sets": sorted({row["name"].split("/")[0] for row in night["images"]}), "max_side": night["max_side"],
-            "mean": night["mean"], "images": night["images"],
-            "reproduce": "weights/bundled/evaluate.sh night"}
+        provenance["night_photos"] = night_record(args.night)
     folder = ROOT / "weights" / "bundled" / args.name
     import torch
 

@@ -72,6 +72,28 @@ def render(registry: dict) -> str:
     return "\n".join(lines)
 
 
+def _night_checks(check: dict) -> list[str]:
+    """Issue 19's night-photo checks, over every photo (as with ``--force``) and as ``mirnet enhance`` runs."""
+    if "targets" not in check or "targets_as_run" not in check:
+        return []
+    whos = [(w, label) for w, label in (("model", "bundled model"), ("teacher", "IAT teacher"),
+                                        ("clahe-gamma", "CLAHE + gamma")) if w in check["targets"]]
+    skipped = sum(1 for r in check["images"] if r.get("tool_skips"))
+    out = ["", "Issue 19's checks (dark photos: the input's 5th-percentile luma ≤ 0.02; bars: that percentile ≤ 0.10 "
+           "on each dark photo, mean a*, b* shift within 3, clipping ≤ the teacher's + 2 points):", "",
+           "| Photos | Output | Dark photos | Their 5th-pct. luma, max / mean | Mean Δa* / Δb* | Clipped pixels |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for key, label in (("targets", f"all {len(check['images'])} (as with `--force`)"),
+                       ("targets_as_run", f"the {len(check['images']) - skipped} that `mirnet enhance` processes "
+                                          f"({skipped} skipped as well exposed)")):
+        for who, name in whos:
+            t = check[key][who]
+            out.append(f"| {label} | {name} | {t['dark_photos']} | {t['dark_p5_luma_max']:.3f} / "
+                       f"{t['dark_p5_luma_mean']:.3f} | {t['mean_da']:+.2f} / {t['mean_db']:+.2f} | "
+                       f"{100 * t['clipped']:.1f} % |")
+    return out
+
+
 def render_night(registry: dict) -> str:
     """Mean figures of the night-photo check (per-image figures in a collapsed table)."""
     checks = [(e["name"], e["provenance"]["night_photos"]) for e in registry["entries"]
@@ -92,6 +114,7 @@ def render_night(registry: dict) -> str:
             m = mean[who]
             out.append(f"| {label} | {m['saturation']:.3f} | {100 * m['clipped']:.2f} % | {m['tint']:+.2f} | "
                        f"{m['brightness']:.3f} |")
+        out += _night_checks(check)
         out += ["", "<details><summary>Per photo: saturation / clipped % / tint (model · CLAHE + gamma)</summary>",
                 "", "| Photo | Bundled model | CLAHE + gamma |", "| --- | --- | --- |"]
         for row in check["images"]:
